@@ -1,0 +1,166 @@
+"""The course's bundled, offline dataset: bright shapes on dark backgrounds, generated from a seed.
+
+No download is needed: ``get_dataset("shapes")`` draws the images deterministically and writes them in
+``ImageFolder`` layout (``train/<class>/*.png``, ``test/<class>/*.png``). Three presets serve the lessons:
+
+- ``shapes``          circle / square / triangle, 4,000 train + 200 test images per class: the main job.
+- ``shapes_small``    the same 3 classes at the size of the course's pizza_steak_sushi set
+                      (75 train + 25 test per class = 225 / 75 images): too little data for a ViT.
+- ``shapes_pretrain`` 5 *other* shapes, many images: the "larger dataset" we pretrain on (lesson 07).
+
+Why this design (measured, see ``benchmarks/dataset_learnability.py``): random colours on random
+backgrounds did not train at all; a bright filled shape that covers a good part of a dark image does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+SUPERSAMPLE = 4  # draw 4x larger, then downsample: smooth (anti-aliased) edges
+FORMAT_VERSION = 1  # bump when the drawing code changes, so stale datasets are regenerated
+
+
+def _regular_polygon(sides: int, cx: float, cy: float, radius: float, angle: float) -> list[tuple[float, float]]:
+    return [(cx + radius * math.cos(angle + 2 * math.pi * i / sides),
+             cy + radius * math.sin(angle + 2 * math.pi * i / sides)) for i in range(sides)]
+
+
+def _star(points: int, cx: float, cy: float, radius: float, angle: float) -> list[tuple[float, float]]:
+    vertices = []
+    for i in range(2 * points):
+        r = radius if i % 2 == 0 else radius * 0.45
+        theta = angle + math.pi * i / points
+        vertices.append((cx + r * math.cos(theta), cy + r * math.sin(theta)))
+    return vertices
+
+
+def _cross(cx: float, cy: float, radius: float, angle: float) -> list[tuple[float, float]]:
+    w = radius * 0.38  # half the arm width
+    outline = [(w, radius), (w, w), (radius, w), (radius, -w), (w, -w), (w, -radius),
+               (-w, -radius), (-w, -w), (-radius, -w), (-radius, w), (-w, w), (-w, radius)]
+    c, s = math.cos(angle), math.sin(angle)
+    return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in outline]
+
+
+SHAPES = {
+    "circle": None,  # drawn as an ellipse
+    "square": lambda cx, cy, r, a: _regular_polygon(4, cx, cy, r, a),
+    "triangle": lambda cx, cy, r, a: _regular_polygon(3, cx, cy, r, a),
+    "pentagon": lambda cx, cy, r, a: _regular_polygon(5, cx, cy, r, a),
+    "hexagon": lambda cx, cy, r, a: _regular_polygon(6, cx, cy, r, a),
+    "star": lambda cx, cy, r, a: _star(5, cx, cy, r, a),
+    "cross": lambda cx, cy, r, a: _cross(cx, cy, r, a),
+    "semicircle": None,  # drawn as a pie slice
+}
+
+
+def render_shape(shape: str, size: int, rng: np.random.Generator) -> Image.Image:
+    """Draw one ``size`` x ``size`` RGB image of ``shape`` at a random colour, scale, angle and position."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; choose from {sorted(SHAPES)}")
+    big = size * SUPERSAMPLE
+    background = tuple(int(c) for c in rng.integers(0, 70, size=3))
+    foreground = tuple(int(c) for c in rng.integers(150, 256, size=3))
+    radius = rng.uniform(0.25, 0.42) * big
+    cx, cy = rng.uniform(radius * 0.9, big - radius * 0.9, size=2)
+    angle = rng.uniform(0, 2 * math.pi)
+
+    image = Image.new("RGB", (big, big), background)
+    draw = ImageDraw.Draw(image)
+    box = (cx - radius, cy - radius, cx + radius, cy + radius)
+    if shape == "circle":
+        draw.ellipse(box, fill=foreground)
+    elif shape == "semicircle":
+        start = math.degrees(angle)
+        draw.pieslice(box, start, start + 180, fill=foreground)
+    else:
+        draw.polygon(SHAPES[shape](cx, cy, radius, angle), fill=foreground)
+    image = image.resize((size, size), Image.Resampling.LANCZOS)
+    noise = rng.normal(0, 6, size=(size, size, 3))  # a little sensor noise, so no two pixels are identical
+    return Image.fromarray(np.clip(np.asarray(image, dtype=np.float64) + noise, 0, 255).astype(np.uint8))
+
+
+@dataclass(frozen=True)
+class ShapesSpec:
+    """What to generate: the classes, how many images per class in each split, their size and the seed."""
+
+    classes: tuple[str, ...]
+    train_per_class: int
+    test_per_class: int
+    img_size: int = 32
+    seed: int = 0
+    format_version: int = FORMAT_VERSION
+
+
+PRESETS: dict[str, ShapesSpec] = {
+    "shapes": ShapesSpec(("circle", "square", "triangle"), 4000, 200, seed=0),
+    "shapes_small": ShapesSpec(("circle", "square", "triangle"), 75, 25, seed=1),
+    "shapes_pretrain": ShapesSpec(("pentagon", "hexagon", "star", "cross", "semicircle"), 4000, 200, seed=2),
+}
+MANIFEST = "dataset.json"
+
+
+def default_data_dir() -> Path:
+    """Where datasets live: the repository's ``data/`` folder for a clone, else ``./data``."""
+    repo_data = Path(__file__).resolve().parent.parent / "data"
+    return repo_data if (repo_data.parent / "pyproject.toml").is_file() else Path("data").resolve()
+
+
+def generate_shapes(root: str | Path, spec: ShapesSpec) -> Path:
+    """Write ``spec``'s images to ``root/{train,test}/<class>/<index>.png`` and return ``root``.
+
+    Image ``i`` of class ``c`` in split ``s`` is drawn from the random stream seeded with
+    ``(seed, s, c, i)``, so the dataset is the same on every machine. The files are written into a temp
+    folder beside ``root`` that is renamed into place at the end: an interrupted run leaves nothing behind.
+    """
+    root = Path(root)
+    if root.exists():
+        raise FileExistsError(f"{root} already exists; delete it or pick another folder")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        for split_id, (split, per_class) in enumerate([("train", spec.train_per_class),
+                                                      ("test", spec.test_per_class)]):
+            for class_id, shape in enumerate(spec.classes):
+                folder = tmp / split / shape
+                folder.mkdir(parents=True)
+                for i in range(per_class):
+                    rng = np.random.default_rng([spec.seed, split_id, class_id, i])
+                    render_shape(shape, spec.img_size, rng).save(folder / f"{i:05d}.png", compress_level=1)
+        (tmp / MANIFEST).write_text(json.dumps(asdict(spec), indent=2))
+        tmp.rename(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root
+
+
+def get_dataset(name: str = "shapes", data_dir: str | Path | None = None) -> Path:
+    """Return the folder of preset ``name`` (see ``PRESETS``), generating it first if needed.
+
+    A folder generated by an older version of this code (its manifest differs) is regenerated; a folder
+    without a manifest is not ours, so it is left alone and reported.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown dataset {name!r}; choose from {sorted(PRESETS)}")
+    spec = PRESETS[name]
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    root = root / name
+    manifest = root / MANIFEST
+    if root.exists():
+        if not manifest.is_file():
+            raise FileExistsError(f"{root} exists but has no {MANIFEST}; it was not generated by "
+                                  f"course_utils. Move it away or pass another data_dir.")
+        if json.loads(manifest.read_text()) == json.loads(json.dumps(asdict(spec))):
+            return root
+        shutil.rmtree(root)  # an older version of this preset
+    print(f"[INFO] Generating the {name!r} dataset into {root} ...")
+    return generate_shapes(root, spec)

@@ -1,0 +1,210 @@
+"""Train a ViT from the command line: ``python -m course_utils.train --help``.
+
+With no flags it generates the bundled ``shapes`` dataset (if absent) and trains a micro ViT on it with
+the paper's recipe, scaled down: AdamW, linear warmup then cosine decay, gradient clipping at norm 1,
+label smoothing, bf16 autocast. Every epoch it writes, atomically, ``checkpoint.pt`` (everything needed
+to resume) and ``results.json`` into ``--output-dir``; at the end, ``loss_curves.png``.
+
+Multi-process training: ``torchrun --standalone --nproc_per_node N -m course_utils.train ...``
+(gloo on the CPU, nccl on GPUs). Rank 0 alone writes files; metrics are all-reduced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data.distributed import DistributedSampler
+
+from course_utils import data_setup, engine, shapes, utils
+from course_utils.vit import MODEL_CONFIGS, ViT
+
+CHECKPOINT = "checkpoint.pt"
+RESULTS = "results.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="shapes",
+                        help="a bundled dataset name (%(choices)s) or a folder with train/ and test/ "
+                             "sub-folders in ImageFolder layout (default: %(default)s)".replace(
+                                 "%(choices)s", ", ".join(shapes.PRESETS)))
+    parser.add_argument("--model", default="micro", choices=sorted(MODEL_CONFIGS),
+                        help="model size: micro (6 layers, D=192), or the paper's ti/s/b/l/h (default: %(default)s)")
+    parser.add_argument("--img-size", type=int, default=32, help="image side in pixels (default: %(default)s)")
+    parser.add_argument("--patch-size", type=int, default=8, help="patch side P (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
+    parser.add_argument("--batch-size", type=int, default=128, help="per process (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default: %(default)s)")
+    parser.add_argument("--warmup-epochs", type=float, default=1.0,
+                        help="linear warmup length, then cosine decay (default: %(default)s)")
+    parser.add_argument("--label-smoothing", type=float, default=0.1, help="default: %(default)s")
+    parser.add_argument("--grad-clip", type=float, default=1.0, help="global grad-norm clip, 0 = off (default: %(default)s)")
+    parser.add_argument("--dropout", type=float, default=0.0, help="the paper's dropout (default: %(default)s)")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                        help="mixed precision: bf16 autocast on CPU, fp16/bf16 on CUDA (default: on)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True,
+                        help="decode every image once and keep the tensors in memory (default: on)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from a checkpoint's weights (fine-tuning); a head of another size is replaced")
+    parser.add_argument("--resume", action="store_true", help=f"continue from {CHECKPOINT} in --output-dir")
+    parser.add_argument("--output-dir", type=Path, default=Path("runs/vit_shapes"), help="default: %(default)s")
+    parser.add_argument("--seed", type=int, default=42, help="default: %(default)s")
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps... (default: best available)")
+    parser.add_argument("--num-workers", type=int, default=0,
+                        help="DataLoader worker processes; 0 loads in the main process (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+def resolve_data(data: str) -> Path:
+    """A bundled dataset name -> its (generated) folder; otherwise the folder itself, checked."""
+    if data in shapes.PRESETS:
+        return shapes.get_dataset(data)
+    root = Path(data)
+    for split in ("train", "test"):
+        if not (root / split).is_dir():
+            raise FileNotFoundError(f"data folder {root} needs train/ and test/ sub-folders; "
+                                    f"{root / split} is missing")
+    return root
+
+
+def load_pretrained(model: ViT, path: Path) -> None:
+    """Copy every weight of ``path``'s model into ``model`` except a classifier head of another size."""
+    checkpoint = utils.load_checkpoint(path)
+    state = checkpoint["model"] if "model" in checkpoint else checkpoint
+    own = model.state_dict()
+    head = [k for k in ("classifier.1.weight", "classifier.1.bias") if state[k].shape != own[k].shape]
+    for key in head:  # a new task: keep the fresh head
+        state[key] = own[key]
+    utils.check_state_dict_matches(model, state, source=str(path))
+    model.load_state_dict(state)
+
+
+def rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state()[1].tolist(),
+            "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
+    np_state = np.random.get_state()
+    np.random.set_state((np_state[0], np.array(state["numpy"], dtype=np.uint32), *np_state[2:]))
+    torch.set_rng_state(state["torch"])
+
+
+def setup_distributed(device: str) -> tuple[int, int]:
+    """Join the torchrun process group if launched by torchrun. Returns (rank, world_size)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return 0, 1
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    torch.distributed.init_process_group(backend)
+    return torch.distributed.get_rank(), world_size
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    device = args.device or utils.get_device()
+    rank, world_size = setup_distributed(device)
+    if device == "cuda" and world_size > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        torch.cuda.set_device(device)
+    is_main = rank == 0
+    output_dir = args.output_dir.resolve()
+    utils.set_seeds(args.seed)
+
+    data_root = resolve_data(args.data)
+    transform = data_setup.default_transform(args.img_size)
+    train_data, test_data, class_names = data_setup.create_datasets(
+        data_root / "train", data_root / "test", transform, cache=args.cache)
+    # A DistributedSampler with one replica is a seeded shuffle whose order depends only on (seed, epoch):
+    # the same order on a resumed run, and one code path for 1 or N processes.
+    train_dl = data_setup.make_dataloader(
+        train_data, args.batch_size, shuffle=True, num_workers=args.num_workers,
+        sampler=DistributedSampler(train_data, num_replicas=world_size, rank=rank, seed=args.seed))
+    test_dl = data_setup.make_dataloader(
+        test_data, args.batch_size, shuffle=False, num_workers=args.num_workers,
+        sampler=DistributedSampler(test_data, num_replicas=world_size, rank=rank, shuffle=False))
+
+    config = dict(img_size=args.img_size, patch_size=args.patch_size, num_classes=len(class_names),
+                  mlp_dropout=args.dropout, embedding_dropout=args.dropout, **MODEL_CONFIGS[args.model])
+    model = ViT(**config)
+    if args.init_from is not None:
+        load_pretrained(model, args.init_from)
+    model.to(device)
+
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "embedding" in n]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=args.lr, betas=(0.9, 0.999))
+    steps_per_epoch = len(train_dl)
+    scheduler = engine.warmup_cosine_scheduler(optimizer, int(args.warmup_epochs * steps_per_epoch),
+                                               args.epochs * steps_per_epoch)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+
+    start_epoch, results = 0, None
+    checkpoint_path = output_dir / CHECKPOINT
+    if args.resume:
+        checkpoint = utils.load_checkpoint(checkpoint_path, map_location=device)
+        if checkpoint["config"] != config:
+            raise ValueError(f"cannot resume from {checkpoint_path}: it was trained with {checkpoint['config']}, "
+                             f"but the flags ask for {config}")
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        set_rng_state(checkpoint["rng"])
+        start_epoch, results = checkpoint["epoch"] + 1, checkpoint["results"]
+        if is_main:
+            print(f"[INFO] Resuming from {checkpoint_path} after epoch {start_epoch}")
+
+    train_model = model
+    if args.compile:
+        train_model = torch.compile(model)
+    if world_size > 1:
+        train_model = nn.parallel.DistributedDataParallel(train_model)
+
+    def save(epoch: int, results: dict[str, list[float]]) -> None:
+        if not is_main:
+            return
+        checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "scheduler": scheduler.state_dict(), "epoch": epoch, "rng": rng_state(),
+                      "results": results, "config": config, "class_names": class_names,
+                      "args": {k: str(v) for k, v in vars(args).items()}}
+        utils.save_checkpoint(checkpoint, checkpoint_path)
+        summary = {**results, "final_test_acc": results["test_acc"][-1], "epochs_done": epoch + 1,
+                   "class_names": class_names, "config": config}
+        utils.atomic_write(output_dir / RESULTS, lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
+
+    results = engine.train(train_model, train_dl, test_dl, optimizer, loss_fn, args.epochs, device,
+                           scheduler=scheduler, grad_clip=args.grad_clip or None, amp=args.amp,
+                           start_epoch=start_epoch, results=results, on_epoch_end=save,
+                           progress=False if args.quiet else None, verbose=is_main)
+    elapsed = time.perf_counter() - start
+    if is_main:
+        from course_utils.helper_functions import plot_loss_curves
+
+        fig = plot_loss_curves(results)
+        utils.atomic_write(output_dir / "loss_curves.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+        print(f"[INFO] final test accuracy {results['test_acc'][-1]:.4f} after {elapsed:.1f} s "
+              f"(data generation included); wrote {output_dir}")
+    if world_size > 1:
+        torch.distributed.destroy_process_group()
+    return {**results, "elapsed_s": elapsed}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Small utilities every lesson uses: seeding, picking a device, saving and loading models safely."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+MODEL_SUFFIXES = (".pth", ".pt")
+
+
+def set_seeds(seed: int = 42) -> None:
+    """Seed Python, NumPy and torch (CPU and every GPU) so a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS
+
+
+def get_device() -> str:
+    """The best available device: "cuda", then "mps" (Apple silicon), then "cpu".
+
+    (The course notes once wrote ``device = "gpu"``; torch has no such device.)
+    """
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it over ``path``.
+
+    A crash mid-write leaves the old file (or nothing), never half a file: the rename is atomic on POSIX
+    and Windows when source and target are on the same filesystem.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_checkpoint(obj: Any, path: str | Path) -> Path:
+    """``torch.save(obj, path)`` atomically (see ``atomic_write``). Returns the path."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def save_model(model: nn.Module, target_dir: str | Path, model_name: str) -> Path:
+    """Save ``model.state_dict()`` to ``target_dir/model_name`` atomically and return the path.
+
+    ``model_name`` must end in ".pth" or ".pt".
+    """
+    if not model_name.endswith(MODEL_SUFFIXES):
+        raise ValueError(f"model_name should end with '.pth' or '.pt', got {model_name!r}")
+    path = Path(target_dir) / model_name
+    print(f"[INFO] Saving model to: {path}")
+    return save_checkpoint(model.state_dict(), path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # truncated zip, pickle garbage, ...
+        raise RuntimeError(f"could not read checkpoint {path}: it is corrupt, truncated or not a torch "
+                           f"file ({type(error).__name__}: {error})") from error
+
+
+def load_model(model: nn.Module, path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Load weights saved by ``save_model`` (or a training checkpoint) into ``model`` and return it.
+
+    Raises a clear error naming the file if it is missing or corrupt, and listing the keys and shapes
+    that differ if it belongs to another architecture.
+    """
+    state = load_checkpoint(path, map_location)
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]  # a training checkpoint from course_utils.train
+    check_state_dict_matches(model, state, source=str(path))
+    model.load_state_dict(state)
+    return model
+
+
+def check_state_dict_matches(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Raise a ValueError that says what differs if ``state`` does not fit ``model`` exactly."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    missing = sorted(expected.keys() - got.keys())
+    unexpected = sorted(got.keys() - expected.keys())
+    wrong_shape = [f"{k}: checkpoint {got[k]} vs model {expected[k]}"
+                   for k in expected.keys() & got.keys() if got[k] != expected[k]]
+    if missing or unexpected or wrong_shape:
+        lines = [f"checkpoint {source} does not match {type(model).__name__}:"]
+        if wrong_shape:
+            lines.append(f"  {len(wrong_shape)} shape mismatch(es), e.g. " + "; ".join(sorted(wrong_shape)[:3]))
+        if missing:
+            lines.append(f"  {len(missing)} key(s) missing from the checkpoint, e.g. {missing[:3]}")
+        if unexpected:
+            lines.append(f"  {len(unexpected)} unexpected key(s) in the checkpoint, e.g. {unexpected[:3]}")
+        raise ValueError("\n".join(lines))
