@@ -146,7 +146,7 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
             results[key].append(value)
         if verbose:
             print(f"Epoch: {epoch + 1} | train_loss: {train_loss:.4f} | train_acc: {train_acc:.4f} | "
-                  f"test_loss: {test_loss:.4f} | test_acc: {test_acc:.4f}")
+                  f"test_loss: {test_loss:.4f} | test_acc: {test_acc:.4f}", flush=True)
         if on_epoch_end is not None:
             on_epoch_end(epoch, results)
     return results

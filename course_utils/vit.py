@@ -239,14 +239,17 @@ class ViT(nn.Module):
 
     @torch.no_grad()
     def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The attention weights A of every layer for a batch: a list of L tensors (B, heads, N+1, N+1)."""
+        """The attention weights A of every layer, in eval mode: a list of L tensors (B, heads, N+1, N+1)."""
         attentions = [block.msa_block.multihead_attn for block in self.transformer_encoder]
+        was_training = self.training
+        self.eval()  # no dropout: the maps of the model as it predicts
         for attn in attentions:
             attn.keep_attention = True
         try:
             self(x)
             return [attn.last_attention for attn in attentions]
         finally:
+            self.train(was_training)
             for attn in attentions:
                 attn.keep_attention, attn.last_attention = False, None
 

@@ -1,0 +1,194 @@
+"""Plotting helpers for the lessons: images cut into patches, feature maps and attention maps.
+
+Every function takes tensors (or anything ``torch.as_tensor`` accepts), checks their shapes with a clear
+error, draws with matplotlib and returns the ``Figure`` without calling ``plt.show()``: a notebook draws
+it on its own, a script calls ``plt.show()`` or ``fig.savefig(...)``.
+
+Images are channels-first, as PyTorch holds them: ``(C, H, W)`` with C = 1 (greyscale) or 3 (RGB) and
+values in [0, 1] (un-normalise first if a transform normalised them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+# Values this far outside [0, 1] mean the image is still normalised (mean/std), not rounding noise.
+_RANGE_TOLERANCE = 1e-3
+
+
+def _as_image(image: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Check an image tensor (C, H, W) in [0, 1] and return it as float32 on the CPU, clipped to [0, 1]."""
+    image = torch.as_tensor(image).detach().cpu()
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"expected one image of shape (C, H, W) with C = 1 or 3, got shape {tuple(image.shape)}"
+                         " (for a batch, pass images[0]; for an (H, W, C) array, use .permute(2, 0, 1))")
+    image = image.float()
+    low, high = image.min().item(), image.max().item()
+    if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
+        raise ValueError(f"expected pixel values in [0, 1], got [{low:.3g}, {high:.3g}]; "
+                         "undo the normalisation (x * std + mean) before plotting")
+    return image.clamp(0, 1)
+
+
+def _grid_size(image: torch.Tensor, patch_size: int) -> tuple[int, int]:
+    """(rows, cols) of the patch grid of a (C, H, W) image, with a clear error if P does not divide H or W."""
+    if patch_size <= 0:
+        raise ValueError(f"patch_size must be a positive number of pixels, got {patch_size}")
+    height, width = image.shape[-2:]
+    if height % patch_size or width % patch_size:
+        raise ValueError(f"image size {height}x{width} is not divisible by patch_size={patch_size}: "
+                         f"the image cannot be cut into whole {patch_size}x{patch_size} patches")
+    return height // patch_size, width // patch_size
+
+
+def _show(ax: Axes, image: torch.Tensor, **kwargs) -> None:
+    """imshow a (C, H, W) image tensor: RGB as it is, one channel in grey."""
+    if image.shape[0] == 1:
+        ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=1, **kwargs)
+    else:
+        ax.imshow(image.permute(1, 2, 0).numpy(), **kwargs)
+
+
+def _panel_grid(count: int, ncols: int, panel_size: float) -> tuple[Figure, list[Axes]]:
+    """A figure with ``count`` panels laid out in rows of ``ncols``; unused grid cells are removed."""
+    ncols = max(1, min(ncols, count))
+    nrows = -(-count // ncols)  # ceil
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[count:]:
+        fig.delaxes(ax)
+    for ax in flat[:count]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig, flat[:count]
+
+
+def plot_patch_grid(image: torch.Tensor, patch_size: int, figsize: tuple[float, float] = (5, 5)) -> Figure:
+    """Draw an image cut into ``patch_size`` x ``patch_size`` patches, one subplot per patch, with gaps.
+
+    Patches are numbered 1..N in the order the ViT reads them (row by row, Eq 1's x_p^1 ... x_p^N): the
+    top row is titled with its patch numbers and each row is labelled, on the left, with its first one.
+
+    Args:
+        image: (C, H, W) tensor in [0, 1], C = 1 or 3.
+        patch_size: side P of each square patch; it must divide H and W.
+        figsize: size of the whole figure in inches.
+
+    Returns:
+        A Figure with (H/P) * (W/P) axes; axes[i] shows patch i + 1, an array of shape (P, P, C)
+        (or (P, P) for greyscale).
+    """
+    image = _as_image(image)
+    rows, cols = _grid_size(image, patch_size)
+    fig, axes = plt.subplots(rows, cols, figsize=figsize, squeeze=False,
+                             gridspec_kw=dict(wspace=0.08, hspace=0.08))
+    fontsize = 9 if cols <= 8 else 6
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            patch = image[:, r * patch_size:(r + 1) * patch_size, c * patch_size:(c + 1) * patch_size]
+            _show(ax, patch)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if r == 0:
+                ax.set_title(str(c + 1), fontsize=fontsize, pad=2)
+            if c == 0:
+                ax.set_ylabel(str(r * cols + 1), fontsize=fontsize, rotation=0, ha="right", va="center")
+    fig.suptitle(f"{rows * cols} patches of {patch_size}x{patch_size} pixels ({rows} rows x {cols} columns)",
+                 fontsize=10)
+    return fig
+
+
+def plot_feature_maps(feature_maps: torch.Tensor, indices: Sequence[int], ncols: int = 5,
+                      panel_size: float = 2.0, cmap: str = "viridis") -> Figure:
+    """Draw selected channels of a stack of 2D maps, one panel each, titled with the channel index.
+
+    Useful for the D feature maps of the patch-embedding Conv2d (one value per patch), or any other
+    (channels, h, w) stack such as embedding filters.
+
+    Args:
+        feature_maps: (D, h, w) tensor (a (1, D, h, w) batch of one is accepted too).
+        indices: channels to draw, each in range(D).
+        ncols: panels per row.
+        panel_size: side of each panel in inches.
+        cmap: matplotlib colormap.
+
+    Returns:
+        A Figure with len(indices) axes; axes[j] shows feature_maps[indices[j]] as an (h, w) array.
+    """
+    maps = torch.as_tensor(feature_maps).detach().cpu().float()
+    if maps.ndim == 4 and maps.shape[0] == 1:
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"expected feature maps of shape (D, h, w), got shape {tuple(feature_maps.shape)}")
+    indices = [int(i) for i in indices]
+    if not indices:
+        raise ValueError("indices is empty: pick at least one channel to draw")
+    bad = [i for i in indices if not 0 <= i < maps.shape[0]]
+    if bad:
+        raise ValueError(f"channel indices {bad} are out of range(D) = range({maps.shape[0]})")
+    fig, axes = _panel_grid(len(indices), ncols, panel_size)
+    for ax, index in zip(axes, indices, strict=True):
+        ax.imshow(maps[index].numpy(), cmap=cmap)
+        ax.set_title(f"map {index}", fontsize=9)
+    return fig
+
+
+def plot_attention_heads(image: torch.Tensor, attention: torch.Tensor, patch_size: int, query: int = 0,
+                         ncols: int = 4, panel_size: float = 2.5, alpha: float = 0.6,
+                         cmap: str = "inferno") -> Figure:
+    """Draw, for every head of one layer, how much one token attends to each patch, over the image.
+
+    With the default ``query=0`` (the class token) panel h shows attention[h, 0, 1:], the weights the class
+    token gives to the N patch tokens, reshaped to the (H/P, W/P) patch grid and stretched over the image.
+    Each head's colours span its own smallest to largest weight, so compare patches within a panel.
+
+    Args:
+        image: (C, H, W) tensor in [0, 1], the image the attention was computed for.
+        attention: (heads, N + 1, N + 1) attention weights A of one layer for this image (token 0 is the
+            class token), e.g. ``ViT.attention_maps(x)[layer][0]``.
+        patch_size: side P of the patches; N must equal (H/P) * (W/P).
+        query: the token whose attention is drawn (0: the class token; i >= 1: patch i).
+        ncols: panels per row.
+        panel_size: side of each panel in inches.
+        alpha: opacity of the heatmap over the image.
+        cmap: matplotlib colormap of the heatmap.
+
+    Returns:
+        A Figure with one axes per head; in axes[h], images[0] is the image and images[1] the
+        (H/P, W/P) heatmap attention[h, query, 1:].reshape(H/P, W/P).
+    """
+    image = _as_image(image)
+    rows, cols = _grid_size(image, patch_size)
+    attention = torch.as_tensor(attention).detach().cpu().float()
+    if attention.ndim != 3 or attention.shape[1] != attention.shape[2]:
+        raise ValueError(f"expected attention weights of one image and one layer, shape (heads, N + 1, N + 1), "
+                         f"got shape {tuple(attention.shape)} (for a batch, pass attention[0])")
+    tokens = attention.shape[-1]
+    if tokens != rows * cols + 1:
+        raise ValueError(f"attention covers {tokens} tokens (N = {tokens - 1} patches + class token), but a "
+                         f"{image.shape[1]}x{image.shape[2]} image with patch_size={patch_size} has "
+                         f"{rows}x{cols} = {rows * cols} patches; were they computed for another image size "
+                         f"or patch size?")
+    if not 0 <= query < tokens:
+        raise ValueError(f"query must be a token index in range({tokens}), got {query}")
+    heads = attention.shape[0]
+    height, width = image.shape[1:]
+    fig, axes = _panel_grid(heads, ncols, panel_size)
+    who = "class token" if query == 0 else f"patch {query}"
+    for head, ax in enumerate(axes):
+        _show(ax, image, extent=(0, width, height, 0))
+        heatmap = attention[head, query, 1:].reshape(rows, cols)
+        ax.imshow(heatmap.numpy(), cmap=cmap, alpha=alpha, extent=(0, width, height, 0),
+                  interpolation="nearest")
+        ax.set_title(f"head {head}", fontsize=9)
+    fig.suptitle(f"attention of the {who} to each patch", fontsize=10)
+    return fig

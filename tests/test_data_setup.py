@@ -1,0 +1,112 @@
+"""The bundled shapes dataset and create_dataloaders, including the errors on bad folders."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import data_setup, shapes
+from course_utils.shapes import ShapesSpec
+
+TINY = ShapesSpec(("circle", "square", "triangle"), train_per_class=6, test_per_class=2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return shapes.generate_shapes(tmp_path_factory.mktemp("data") / "tiny", TINY)
+
+
+def test_generation_layout_and_manifest(tiny):
+    for split, count in (("train", 6), ("test", 2)):
+        for name in TINY.classes:
+            assert len(list((tiny / split / name).glob("*.png"))) == count
+    assert json.loads((tiny / "dataset.json").read_text())["classes"] == list(TINY.classes)
+
+
+def test_generation_is_deterministic(tiny, tmp_path):
+    again = shapes.generate_shapes(tmp_path / "again", TINY)
+    for path in (tiny / "train" / "square").glob("*.png"):
+        assert path.read_bytes() == (again / "train" / "square" / path.name).read_bytes()
+
+
+def test_render_shape_is_high_contrast():
+    image = np.asarray(shapes.render_shape("triangle", 64, np.random.default_rng(0)), dtype=float)
+    assert image.shape == (64, 64, 3)
+    brightness = image.mean(axis=2)
+    assert brightness.max() - np.median(brightness) > 80  # a bright shape on a dark background
+
+
+def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shapes, "render_shape", broken)
+    with pytest.raises(KeyboardInterrupt):
+        shapes.generate_shapes(tmp_path / "x", TINY)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_get_dataset_reuses_and_refuses_foreign_folders(tmp_path, monkeypatch):
+    monkeypatch.setitem(shapes.PRESETS, "tiny", TINY)
+    root = shapes.get_dataset("tiny", tmp_path)
+    stamp = (root / "dataset.json").stat().st_mtime_ns
+    assert shapes.get_dataset("tiny", tmp_path) == root
+    assert (root / "dataset.json").stat().st_mtime_ns == stamp  # not regenerated
+    (tmp_path / "mine").mkdir()
+    monkeypatch.setitem(shapes.PRESETS, "mine", TINY)
+    with pytest.raises(FileExistsError, match="has no dataset.json"):
+        shapes.get_dataset("mine", tmp_path)
+    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+        shapes.get_dataset("nope", tmp_path)
+
+
+def test_presets_match_the_course():
+    small = shapes.PRESETS["shapes_small"]
+    assert len(small.classes) * small.train_per_class == 225
+    assert len(small.classes) * small.test_per_class == 75
+    assert not set(shapes.PRESETS["shapes_pretrain"].classes) & set(small.classes)
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_create_dataloaders(tiny, cache):
+    train_dl, test_dl, class_names = data_setup.create_dataloaders(
+        tiny / "train", tiny / "test", data_setup.default_transform(32), batch_size=4, cache=cache)
+    assert class_names == ["circle", "square", "triangle"]
+    X, y = next(iter(train_dl))
+    assert X.shape == (4, 3, 32, 32) and X.dtype == torch.float32 and y.shape == (4,)
+    assert 0.0 <= X.min() and X.max() <= 1.0
+    assert len(train_dl.dataset) == 18 and len(test_dl.dataset) == 6
+
+
+def test_missing_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data folder not found: .*nowhere"):
+        data_setup.create_dataloaders(tmp_path / "nowhere", tmp_path, data_setup.default_transform(32), 2)
+
+
+def test_empty_class_folder_is_named(tiny, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.png").write_bytes((tiny / "train" / "circle" / "00000.png").read_bytes())
+    with pytest.raises(FileNotFoundError, match="class folder.* with no images.*: b"):
+        data_setup.image_folder(tmp_path)
+
+
+def test_corrupt_image_names_the_file(tmp_path, tiny):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    dataset = data_setup.image_folder(tmp_path, data_setup.default_transform(32))
+    with pytest.raises(ValueError, match="could not read image .*broken.png"):
+        dataset[0]
+
+
+def test_non_image_files_are_skipped_with_a_warning(tmp_path, tiny):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.png").write_bytes((tiny / "train" / "circle" / "00000.png").read_bytes())
+    (tmp_path / "a" / "notes.txt").write_text("hello")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = data_setup.image_folder(tmp_path)
+    assert len(dataset) == 1
+    assert any("notes.txt" in str(w.message) for w in caught)

@@ -1,0 +1,88 @@
+"""engine: the loops learn, the results dict, scheduler, clipping, AMP and the NaN guard."""
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from course_utils import engine
+
+
+def separable_loaders(n=128, batch_size=16):
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, 3, 4, 4, generator=g)
+    y = (X[:, 0].mean(dim=(1, 2)) > 0).long()
+    data = TensorDataset(X, y)
+    return DataLoader(data, batch_size=batch_size, shuffle=True, generator=g), DataLoader(data, batch_size=64)
+
+
+def make_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(48, 2))
+
+
+@pytest.mark.parametrize("amp", [False, True])
+def test_train_learns_and_returns_the_course_dict(amp):
+    train_dl, test_dl = separable_loaders()
+    model = make_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)
+    scheduler = engine.warmup_cosine_scheduler(optimizer, warmup_steps=4, total_steps=8 * len(train_dl))
+    results = engine.train(model, train_dl, test_dl, optimizer, nn.CrossEntropyLoss(), epochs=8, device="cpu",
+                           scheduler=scheduler, grad_clip=1.0, amp=amp, progress=False, verbose=False)
+    assert list(results) == ["train_loss", "train_acc", "test_loss", "test_acc"]
+    assert all(len(v) == 8 for v in results.values())
+    assert results["train_loss"][-1] < results["train_loss"][0]
+    assert results["test_acc"][-1] > 0.9
+    assert all(0.0 <= a <= 1.0 for a in results["train_acc"])
+
+
+def test_epoch_callback_and_resume_arguments():
+    train_dl, test_dl = separable_loaders()
+    model = make_model()
+    seen = []
+    previous = {"train_loss": [1.0], "train_acc": [0.5], "test_loss": [1.0], "test_acc": [0.5]}
+    results = engine.train(model, train_dl, test_dl, torch.optim.SGD(model.parameters(), lr=0.1),
+                           nn.CrossEntropyLoss(), epochs=3, device="cpu", start_epoch=1, results=previous,
+                           on_epoch_end=lambda epoch, r: seen.append((epoch, len(r["test_acc"]))),
+                           progress=False, verbose=False)
+    assert seen == [(1, 2), (2, 3)]
+    assert len(results["train_loss"]) == 3 and results["train_loss"][0] == 1.0
+
+
+def test_nan_loss_stops_with_epoch_and_batch():
+    train_dl, test_dl = separable_loaders()
+    model = make_model()
+    with torch.no_grad():
+        model[1].weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="at epoch 0, batch 0"):
+        engine.train(model, train_dl, test_dl, torch.optim.SGD(model.parameters(), lr=0.1),
+                     nn.CrossEntropyLoss(), epochs=1, device="cpu", progress=False, verbose=False)
+
+
+def test_grad_clip_bounds_the_update():
+    train_dl, _ = separable_loaders(batch_size=128)
+    model = make_model()
+    before = model[1].weight.detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    engine.train_step(model, train_dl, nn.CrossEntropyLoss(), optimizer, "cpu", grad_clip=1e-3)
+    assert (model[1].weight - before).norm() <= 1e-3 + 1e-6
+
+
+def test_warmup_then_cosine_schedule():
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = engine.warmup_cosine_scheduler(optimizer, warmup_steps=10, total_steps=110)
+    lrs = []
+    for _ in range(110):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] < 0.01  # starts near zero
+    assert lrs[10] == pytest.approx(1.0)  # peak after warmup
+    assert lrs[60] == pytest.approx(0.5, abs=0.02)  # half-way down the cosine
+    assert lrs[-1] < 0.01
+
+
+def test_autocast_choices():
+    assert engine.autocast_dtype("cpu", True) is torch.bfloat16
+    assert engine.autocast_dtype("cpu", False) is None
+    assert not engine.make_grad_scaler("cpu", True).is_enabled()  # bf16 needs no loss scaling

@@ -1,0 +1,99 @@
+"""The command-line scripts: train writes its outputs, resumes, and predict classifies images."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from course_utils import predict, shapes, train
+from course_utils.shapes import ShapesSpec
+
+TINY = ShapesSpec(("circle", "square", "triangle"), train_per_class=16, test_per_class=4, seed=5)
+FAST_FLAGS = ["--epochs", "2", "--batch-size", "16", "--quiet", "--model", "micro"]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return shapes.generate_shapes(tmp_path_factory.mktemp("data") / "tiny", TINY)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    train.main(["--data", str(tiny_data), "--output-dir", str(out), *FAST_FLAGS])
+    return out
+
+
+def test_train_writes_checkpoint_results_and_curves(trained):
+    assert {p.name for p in trained.iterdir()} == {"checkpoint.pt", "results.json", "loss_curves.png"}
+    results = json.loads((trained / "results.json").read_text())
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        assert len(results[key]) == 2
+    assert results["final_test_acc"] == results["test_acc"][-1]
+    assert results["class_names"] == ["circle", "square", "triangle"]
+
+
+def test_same_seed_same_results(tiny_data, trained, tmp_path):
+    train.main(["--data", str(tiny_data), "--output-dir", str(tmp_path), *FAST_FLAGS])
+    assert (tmp_path / "results.json").read_text() == (trained / "results.json").read_text()
+
+
+def test_killed_run_resumes_to_the_same_metrics(tiny_data, tmp_path):
+    """SIGKILL a real training process after its first checkpoint, resume it, compare with a full run."""
+    flags = ["--data", str(tiny_data), "--epochs", "5", "--batch-size", "16", "--quiet", "--dropout", "0.1"]
+    train.main([*flags, "--output-dir", str(tmp_path / "full")])
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "course_utils.train", *flags, "--output-dir", str(killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (killed / "checkpoint.pt").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.kill()  # SIGKILL: no cleanup handlers run
+    process.wait()
+    epochs_done = json.loads((killed / "results.json").read_text())["epochs_done"]
+    assert epochs_done < 5, "the run finished before it could be killed"
+    train.main([*flags, "--output-dir", str(killed), "--resume"])
+    full = json.loads((tmp_path / "full" / "results.json").read_text())
+    resumed = json.loads((killed / "results.json").read_text())
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        assert resumed[key] == pytest.approx(full[key], abs=1e-4), key
+
+
+def test_resume_with_other_flags_is_refused(tiny_data, trained):
+    with pytest.raises(ValueError, match="cannot resume from .*checkpoint.pt"):
+        train.main(["--data", str(tiny_data), "--output-dir", str(trained), "--resume", "--patch-size", "4",
+                    "--quiet"])
+
+
+def test_predict_uses_the_checkpoint(tiny_data, trained, capsys):
+    images = sorted((tiny_data / "test" / "circle").glob("*.png"))[:2]
+    predictions = predict.main(["--checkpoint", str(trained / "checkpoint.pt"), *map(str, images)])
+    assert len(predictions) == 2
+    assert all(name in TINY.classes and 0.0 < prob <= 1.0 for name, prob in predictions)
+    assert f"{images[0]}: " in capsys.readouterr().out
+
+
+def test_predict_rejects_a_plain_state_dict(tmp_path):
+    path = tmp_path / "weights.pth"
+    torch.save({"w": torch.zeros(1)}, path)
+    with pytest.raises(ValueError, match="weights.pth is not a course_utils training checkpoint"):
+        predict.load_trained_model(path)
+
+
+def test_missing_split_is_named(tmp_path):
+    (tmp_path / "train").mkdir()
+    with pytest.raises(FileNotFoundError, match="test is missing"):
+        train.main(["--data", str(tmp_path), "--output-dir", str(tmp_path / "out"), "--quiet"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_runs_from_another_folder(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "course_utils.train", "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True)
+    for flag in ("--data", "--model", "--img-size", "--patch-size", "--epochs", "--batch-size", "--lr",
+                 "--weight-decay", "--warmup-epochs", "--amp", "--seed", "--device", "--num-workers",
+                 "--output-dir", "--resume", "--compile"):
+        assert flag in result.stdout

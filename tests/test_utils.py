@@ -1,0 +1,78 @@
+"""utils: seeding, device choice, atomic save, safe load with clear errors."""
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils import utils
+
+
+def test_set_seeds_makes_torch_repeatable():
+    utils.set_seeds(7)
+    a = torch.rand(3)
+    utils.set_seeds(7)
+    assert torch.equal(a, torch.rand(3))
+
+
+def test_get_device_is_a_real_torch_device():
+    device = utils.get_device()
+    assert device in {"cuda", "mps", "cpu"}
+    torch.empty(1, device=device)  # "gpu" would raise here
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = nn.Linear(3, 2)
+    path = utils.save_model(model, tmp_path / "models", "linear.pth")
+    assert path == tmp_path / "models" / "linear.pth"
+    assert [p.name for p in path.parent.iterdir()] == ["linear.pth"]  # no temp file left behind
+    other = utils.load_model(nn.Linear(3, 2), path)
+    torch.testing.assert_close(other.weight, model.weight)
+
+
+def test_save_model_rejects_bad_suffix(tmp_path):
+    with pytest.raises(ValueError, match="should end with '.pth' or '.pt'.*'model.pkl'"):
+        utils.save_model(nn.Linear(1, 1), tmp_path, "model.pkl")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_save_keeps_the_old_file_and_leaves_no_temp(tmp_path):
+    path = utils.save_model(nn.Linear(2, 2), tmp_path, "m.pt")
+    before = path.read_bytes()
+
+    def explode(tmp):
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        utils.atomic_write(path, explode)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+def test_load_missing_file_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        utils.load_model(nn.Linear(1, 1), tmp_path / "nope.pth")
+
+
+def test_load_truncated_checkpoint_names_the_file(tmp_path):
+    path = utils.save_model(nn.Linear(50, 50), tmp_path, "big.pth")
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(RuntimeError, match=r"could not read checkpoint .*big.pth.*corrupt, truncated"):
+        utils.load_model(nn.Linear(50, 50), path)
+
+
+def test_load_other_architecture_says_what_differs(tmp_path):
+    path = utils.save_model(nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2)), tmp_path, "mlp.pth")
+    with pytest.raises(ValueError) as error:
+        utils.load_model(nn.Sequential(nn.Linear(4, 16), nn.Linear(16, 2), nn.ReLU(), nn.Linear(2, 2)), path)
+    message = str(error.value)
+    assert "mlp.pth" in message
+    assert "0.weight: checkpoint (8, 4) vs model (16, 4)" in message
+    assert "missing from the checkpoint" in message and "3.weight" in message
+
+
+def test_load_uses_weights_only(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"model": {"w": torch.zeros(1)}, "payload": object()}, path)  # needs full pickle to load
+    with pytest.raises(RuntimeError, match="evil.pt"):
+        utils.load_checkpoint(path)
