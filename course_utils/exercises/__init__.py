@@ -1,0 +1,486 @@
+"""Exercises with automatic checks (in the style of Kaggle's learntools), and the builder of their notebooks.
+
+In a notebook::
+
+    from course_utils.exercises import lesson02 as ex
+
+    ex.q1.check(patchify)  # ✅ Correct! | ❌ what looks wrong (never the answer) | ⏳ Not attempted yet
+    ex.q1.hint()           # a nudge
+    ex.q1.solution()       # a worked solution
+
+``check`` never raises: an untouched stub (``...``, ``None``, or code that raises ``NotImplementedError``)
+prints "⏳ Not attempted yet", and an error in the learner's code is reported with its type and message. It
+returns ``True`` when the answer is correct, so tests can assert on it (notebooks end the call with ``;``
+to keep the bool out of the cell's output).
+
+One source, two notebooks
+-------------------------
+Each lesson NN has one module, ``course_utils/exercises/lessonNN.py``. It holds everything: the notebook's
+title and imports, and one ``Question`` subclass per exercise with its prompt (markdown), its stub and its
+solution (code), its hint, its checker and a few typical mistakes. The notebooks are generated from it:
+
+- ``notebooks/exercises/NN_<topic>_exercises.ipynb``: prompt, stub, check cell for every question;
+- ``notebooks/exercises/NN_<topic>_solutions.ipynb``: the same, with the solutions in place of the stubs.
+
+Rebuild them after editing a lesson module, then commit them executed::
+
+    python -m course_utils.exercises                    # rewrite the notebooks whose cells changed
+    python -m course_utils.exercises --execute          # ... and execute what was rewritten
+    python -m course_utils.exercises --force --execute  # rewrite and execute them all
+    python -m course_utils.exercises --check            # exit 1 if a notebook is out of sync
+    python -m course_utils.exercises 02                 # only lesson 02
+
+``tests/test_exercises.py`` finds every ``lessonNN`` module on its own (``pkgutil``) and checks that each
+solution passes, each stub prints "Not attempted yet", each listed mistake is caught with its message, and
+the notebooks match the module.
+
+Adding the exercises of a lesson
+--------------------------------
+1. Copy ``lesson02.py`` to ``lessonNN.py`` and set the module constants::
+
+       LESSON = "04_mlp_and_encoder_block"   # the lesson notebook's file name, without .ipynb
+       TITLE = "Equation 3, the MLP and the encoder block"
+       INTRO = "..."                         # markdown: what the exercises practise
+       SETUP = "import torch\\n..."           # the imports cell, ending with: from ... import lessonNN as ex
+
+2. Write one ``Question`` subclass per exercise and bind an instance to ``q1``, ``q2``, ... (at least 3).
+   Give it ``name`` (equal to its variable), ``title``, ``prompt``, ``answer_name`` (the variable the
+   check cell passes: ``ex.q1.check(<answer_name>)``), ``stub``, ``_solution``, ``_hint``, an optional
+   one-line ``why`` (printed after ✅) and ``mistakes``: at least one ``Mistake(code, expect)``, code that
+   defines ``answer_name`` the way a learner typically gets it wrong, and a fragment of the message the
+   checker must print for it. The stub and the solution must define ``answer_name``; the code runs after
+   ``SETUP`` and the earlier questions' solutions, as in the solutions notebook.
+3. Write ``_check(self, answer)``: return ``None`` if the answer is right, ``raise Wrong("...")`` with a
+   specific, kind message if not. Never put the answer in the message. The helpers below do the common
+   parts: ``expect_callable``, ``expect_class``, ``expect_tensor``, ``expect_close`` (compares with a
+   reference and names the typical mistake whose output the learner's matches), ``as_number`` and
+   ``randn`` (seeded inputs that leave the global RNG alone). Numeric answers (shapes, parameter counts)
+   need no ``_check``: subclass ``NumberQuestion`` and give ``expected`` and ``diagnoses``.
+4. Run ``python -m course_utils.exercises NN --execute``, ``ruff check`` and
+   ``pytest tests/test_exercises.py notebooks/exercises``, then link the exercises notebook from the end of
+   the lesson.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import pkgutil
+import re
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import torch
+
+__all__ = [
+    "Mistake", "NotAttempted", "NumberQuestion", "Question", "Wrong",
+    "as_number", "expect_callable", "expect_class", "expect_close", "expect_tensor", "randn",
+    "lessons", "questions", "notebook_cells", "notebook_path", "build_notebook", "build_notebooks",
+    "stale_notebooks", "main",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXERCISES_DIR = REPO_ROOT / "notebooks" / "exercises"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_MISSING = object()  # check() called without an answer
+
+
+# --------------------------------------------------------------------------------------------------------
+# Questions
+# --------------------------------------------------------------------------------------------------------
+
+class Wrong(Exception):
+    """Raised by a checker: the answer is wrong. The message says what looks wrong, kindly, without the answer."""
+
+
+class NotAttempted(Exception):
+    """Raised by a checker when the answer is still the stub."""
+
+
+class Mistake(NamedTuple):
+    """A typical wrong answer, for the tests: ``code`` defines the answer; the check must print ``expect``."""
+
+    code: str
+    expect: str
+
+
+class Question:
+    """One exercise: ``check(answer)``, ``hint()`` and ``solution()``.
+
+    Subclasses set the class attributes below and implement ``_check``; the notebook builder takes the
+    prompt, stub and solution from them, so the notebooks and the checks cannot drift apart.
+
+    Attributes:
+        name: the module-level variable the question is bound to, e.g. ``"q1"``.
+        title: a short title, used as the exercise's heading in the notebook.
+        prompt: the task, in markdown.
+        answer_name: the name the stub defines and the check cell passes: ``ex.q1.check(<answer_name>)``.
+        stub: the code cell the learner starts from: ``answer_name = ...`` or a function that raises
+            ``NotImplementedError``.
+        _solution: a correct answer, as code that defines ``answer_name``.
+        _hint: a nudge, or a sequence of increasingly specific nudges (``hint(2)`` shows the second).
+        why: optional, one line printed after "✅ Correct!": why it matters.
+        mistakes: typical wrong answers with a fragment of the message they must get (used by the tests).
+    """
+
+    name: str = ""
+    title: str = ""
+    prompt: str = ""
+    answer_name: str = "answer"
+    stub: str = ""
+    _solution: str = ""
+    _hint: str | Sequence[str] = ""
+    why: str = ""
+    mistakes: Sequence[Mistake] = ()
+
+    def _check(self, answer: Any) -> None:
+        """Return None if ``answer`` is right; raise ``Wrong(message)`` if not. Subclasses implement it."""
+        raise TypeError(f"{type(self).__name__} does not implement _check")  # a bug in the lesson module
+
+    def _explain_error(self, error: Exception) -> str | None:
+        """Optional: a line of advice for an exception the learner's code raised (None: no advice)."""
+        return None
+
+    def check(self, answer: Any = _MISSING) -> bool:
+        """Print whether ``answer`` is right (and if not, what looks wrong). Return True if it is right."""
+        if answer is _MISSING:
+            print(f"⏳ Pass your answer to the check: ex.{self.name}.check({self.answer_name})")
+            return False
+        try:
+            if answer is Ellipsis or answer is None:
+                raise NotAttempted
+            self._check(answer)
+        except (NotAttempted, NotImplementedError):
+            todo = "`raise NotImplementedError`" if "NotImplementedError" in self.stub else "`...`"
+            print(f"⏳ Not attempted yet: write `{self.answer_name}` in the cell above (replace the {todo} "
+                  f"with your code), run it, then run this check again.")
+            return False
+        except Wrong as wrong:
+            print(f"❌ {wrong}")
+            return False
+        except Exception as error:  # an error in the learner's code: report it, never raise
+            print(f"❌ Your code raised {type(error).__name__}: {error}{_where(error)}")
+            try:
+                advice = self._explain_error(error)
+            except Exception:  # advice is optional; never let it hide the learner's error
+                advice = None
+            if advice:
+                print(f"   {advice}")
+            return False
+        print("✅ Correct!" + (f" {self.why}" if self.why else ""))
+        return True
+
+    def hint(self, n: int = 1) -> None:
+        """Print the hint (the ``n``-th one, if the question has several)."""
+        hints = [self._hint] if isinstance(self._hint, str) else list(self._hint)
+        n = min(max(n, 1), len(hints))
+        number = f" {n} of {len(hints)}" if len(hints) > 1 else ""
+        more = f"\n   (Still stuck? ex.{self.name}.hint({n + 1}) gives the next hint.)" if n < len(hints) else ""
+        print(f"💡 Hint{number}: {hints[n - 1]}{more}")
+
+    def solution(self) -> None:
+        """Print a worked solution (code)."""
+        print(f"💡 Solution:\n\n{self._solution.strip()}")
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: {self.title}>"
+
+
+class NumberQuestion(Question):
+    """A question whose answer is a number (a count, a size): set ``expected`` and ``diagnoses``.
+
+    Attributes:
+        expected: the right answer.
+        integer: the answer must be a whole number (a count).
+        diagnoses: known wrong answers -> what probably went wrong (without giving the answer away).
+        otherwise: the message for any other wrong number.
+    """
+
+    expected: float = 0
+    integer: bool = True
+    diagnoses: Mapping[float, str] = {}
+    otherwise: str = "Not quite. Work it out step by step, one layer (or factor) at a time."
+
+    def _check(self, answer: Any) -> None:
+        value = as_number(answer, self.answer_name)
+        if self.integer and value != int(value):
+            raise Wrong(f"`{self.answer_name}` is {value}, but a count is a whole number.")
+        if value == self.expected:
+            return
+        if value in self.diagnoses:
+            raise Wrong(f"{_fmt(value)} is not it. {self.diagnoses[value]}")
+        raise Wrong(f"{_fmt(value)} is not it. {self.otherwise}")
+
+
+def _fmt(value: float) -> str:
+    return f"{int(value):,}" if value == int(value) else f"{value:g}"
+
+
+def _where(error: BaseException) -> str:
+    """' (line 3 of patchify: `...`)': where in the learner's code the error happened, if we can tell."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        filename = frame.filename
+        library = "site-packages" in filename or "dist-packages" in filename or filename.startswith(sys.prefix)
+        if filename.startswith(str(_PACKAGE_DIR)) or library:
+            continue
+        line = f": `{frame.line.strip()}`" if frame.line else ""
+        return f"\n   (line {frame.lineno} of `{frame.name}`{line})" if frame.name != "<module>" else ""
+    return ""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Helpers for checkers
+# --------------------------------------------------------------------------------------------------------
+
+def randn(*shape: int, seed: int = 0) -> torch.Tensor:
+    """Standard-normal float32 tensor from its own generator: repeatable, and the global RNG is untouched."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def as_number(answer: Any, what: str = "your answer") -> float:
+    """``answer`` as an int or float (ints, floats, numpy scalars and one-element tensors are fine)."""
+    if isinstance(answer, bool):
+        raise Wrong(f"`{what}` is {answer}; the answer is a number.")
+    if isinstance(answer, str):
+        raise Wrong(f"`{what}` is the string {answer!r}; give a number (no quotes).")
+    if isinstance(answer, torch.Tensor):
+        if answer.numel() != 1:
+            raise Wrong(f"`{what}` is a tensor of shape {tuple(answer.shape)}; give a single number.")
+        answer = answer.item()
+    if isinstance(answer, (tuple, list, dict, set)):
+        raise Wrong(f"`{what}` is a {type(answer).__name__}; give a single number.")
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        raise Wrong(f"`{what}` is a {type(answer).__name__}; give a number.") from None
+    if not math.isfinite(value):
+        raise Wrong(f"`{what}` is {value}; give a finite number.")
+    return int(value) if value == int(value) else value
+
+
+def expect_callable(answer: Any, name: str) -> None:
+    """The answer must be a function (passed itself, not called)."""
+    if isinstance(answer, type) or not callable(answer):
+        raise Wrong(f"Pass the function itself, `check({name})`, not the result of calling it "
+                    f"(got a {type(answer).__name__}).")
+
+
+def expect_class(answer: Any, name: str, base: type = torch.nn.Module) -> None:
+    """The answer must be a class (passed itself, not an instance), a subclass of ``base``."""
+    if isinstance(answer, base):
+        raise Wrong(f"Pass the class itself, `check({name})`, not an instance of it.")
+    if not isinstance(answer, type):
+        raise Wrong(f"`{name}` should be a class (`class {name}({base.__module__.split('.')[0]}."
+                    f"{base.__qualname__}): ...`), got a {type(answer).__name__}.")
+    if not issubclass(answer, base):
+        raise Wrong(f"`{name}` should be a subclass of `{base.__qualname__}`.")
+
+
+def expect_tensor(value: Any, what: str) -> torch.Tensor:
+    """``value`` must be a tensor; ``what`` names it in the message, e.g. "`patchify` returned"."""
+    if value is None:
+        raise Wrong(f"{what} None: did you forget the `return`?")
+    if isinstance(value, tuple) and value and isinstance(value[0], torch.Tensor):
+        raise Wrong(f"{what} a tuple of {len(value)} tensors; return a single tensor.")
+    if not isinstance(value, torch.Tensor):
+        raise Wrong(f"{what} a {type(value).__name__}; it should be a torch.Tensor.")
+    return value
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:
+    if a.shape != b.shape:
+        return False
+    a, b = a.detach().to("cpu", torch.float64), b.detach().to("cpu", torch.float64)
+    return bool(torch.allclose(a, b, atol=atol, rtol=rtol))
+
+
+def expect_close(actual: torch.Tensor, expected: torch.Tensor, *, otherwise: str,
+                 mistakes: Iterable[tuple[torch.Tensor | Callable[[], torch.Tensor], str]] = (),
+                 nan: str = "", atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """Pass if ``actual`` ≈ ``expected``; otherwise raise ``Wrong`` with the most specific message.
+
+    Args:
+        actual: the learner's output (its shape should be checked before, with a specific message).
+        expected: the reference output for the same input.
+        otherwise: the message when the values differ in no way we recognise.
+        mistakes: pairs (output of a typical wrong answer for the same input, or a function computing it;
+            the message that explains that mistake). The first one ``actual`` matches is reported.
+        nan: extra advice when ``actual`` holds NaN and ``expected`` does not.
+        atol, rtol: tolerances of ``torch.allclose`` (compared in float64).
+    """
+    if _close(actual, expected, atol, rtol):
+        return
+    if actual.is_floating_point() and bool(torch.isnan(actual).any()) and not bool(torch.isnan(expected).any()):
+        raise Wrong(f"Your output contains NaN (not a number). {nan}".strip())
+    for wrong, message in mistakes:
+        wrong = wrong() if callable(wrong) else wrong
+        if _close(actual, wrong, atol, rtol):
+            raise Wrong(message)
+    raise Wrong(otherwise)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Lessons and notebooks
+# --------------------------------------------------------------------------------------------------------
+
+def lessons() -> list[ModuleType]:
+    """Every ``lessonNN`` module of this package, in lesson order."""
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"lesson\d\d", m.name))
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+
+
+def questions(lesson: ModuleType) -> list[Question]:
+    """The questions ``q1``, ``q2``, ... of a lesson module, in order."""
+    found = []
+    while isinstance(question := getattr(lesson, f"q{len(found) + 1}", None), Question):
+        found.append(question)
+    return found
+
+
+def notebook_path(lesson: ModuleType, kind: str) -> Path:
+    """``notebooks/exercises/<LESSON>_<kind>.ipynb``, kind "exercises" or "solutions"."""
+    if kind not in ("exercises", "solutions"):
+        raise ValueError(f"kind must be 'exercises' or 'solutions', got {kind!r}")
+    return EXERCISES_DIR / f"{lesson.LESSON}_{kind}.ipynb"
+
+
+def _check_cell(question: Question) -> str:
+    # The `;` keeps check's bool out of the cell's output in Jupyter. nbval runs cells with
+    # store_history=False, which makes IPython ignore the `;`, so these cells are not marked
+    # NBVAL_CHECK_OUTPUT; tests/test_exercises.py asserts their committed outputs (✅ / ⏳) instead.
+    return (f"ex.{question.name}.check({question.answer_name});\n"
+            f"# ex.{question.name}.hint()\n"
+            f"# ex.{question.name}.solution()\n")
+
+
+def notebook_cells(lesson: ModuleType, solutions: bool) -> list[tuple[str, str, str]]:
+    """The cells of a lesson's exercises (or solutions) notebook: (cell id, cell type, source) triples."""
+    from course_utils.colab import badge_source, setup_source
+
+    number, kind = lesson.LESSON[:2], "solutions" if solutions else "exercises"
+    exercises_name, solutions_name = (notebook_path(lesson, k).name for k in ("exercises", "solutions"))
+    lesson_link = f"[lesson {number}, {lesson.TITLE}](../{lesson.LESSON}.ipynb)"
+    module = f"course_utils/exercises/{lesson.__name__.rsplit('.', 1)[-1]}.py"
+    if solutions:
+        intro = (f"# {number} · Solutions: {lesson.TITLE}\n\n"
+                 f"Worked solutions of the [exercises]({exercises_name}) of {lesson_link}. Try the exercises "
+                 f"first! Every check below prints ✅. This notebook and the exercises are generated from one "
+                 f"source, `{module}` (`python -m course_utils.exercises`), so they always agree.")
+    else:
+        intro = (f"# {number} · Exercises: {lesson.TITLE}\n\n"
+                 f"Practice for {lesson_link}. {lesson.INTRO.strip()}\n\n"
+                 f"**How it works.** Each exercise has a cell to fill in (replace the `...` or the "
+                 f"`raise NotImplementedError`) and a check cell below it. Run both: `ex.q1.check(...)` says "
+                 f"✅ when your answer is right, and otherwise what looks wrong, without giving the answer "
+                 f"away. Stuck? Uncomment `ex.q1.hint()` for a hint, or `ex.q1.solution()` to see a "
+                 f"solution. All the solutions are in [{solutions_name}]({solutions_name}).")
+    cells = [
+        ("badge", "markdown", badge_source(f"notebooks/exercises/{lesson.LESSON}_{kind}.ipynb")),
+        ("setup", "code", setup_source()),
+        ("intro", "markdown", intro),
+        ("imports", "code", lesson.SETUP.strip() + "\n"),
+    ]
+    for i, question in enumerate(questions(lesson), start=1):
+        code = question._solution if solutions else question.stub
+        cells += [
+            (f"{question.name}-prompt", "markdown", f"## Exercise {i} · {question.title}\n\n{question.prompt.strip()}"),
+            (f"{question.name}-{'solution' if solutions else 'stub'}", "code", code.strip() + "\n"),
+            (f"{question.name}-check", "code", _check_cell(question)),
+        ]
+    outro = (f"## Done?\n\nCompare your answers with the [solutions]({solutions_name}), then go back to "
+             f"{lesson_link} for its further reading, or on to the next lesson." if not solutions else
+             f"## Done\n\nBack to the [exercises]({exercises_name}) or to {lesson_link}.")
+    cells.append(("end", "markdown", outro))
+    return cells
+
+
+_METADATA = {
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                      "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                      "pygments_lexer": "ipython3", "version": "3"},
+}
+
+
+def build_notebook(lesson: ModuleType, solutions: bool) -> dict:
+    """The (unexecuted) exercises or solutions notebook of a lesson, as nbformat-4 JSON."""
+    cells = []
+    for cell_id, cell_type, source in notebook_cells(lesson, solutions):
+        cell = {"cell_type": cell_type, "id": cell_id, "metadata": {}, "source": source.splitlines(keepends=True)}
+        if cell_type == "code":
+            cell.update(execution_count=None, outputs=[])
+        cells.append(cell)
+    return {"cells": cells, "metadata": _METADATA, "nbformat": 4, "nbformat_minor": 5}
+
+
+def _read_cells(path: Path) -> list[tuple[str, str]]:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+            for c in cells]
+
+
+def stale_notebooks(lesson: ModuleType) -> list[Path]:
+    """The lesson's notebooks that are missing or whose cells differ from the lesson module."""
+    stale = []
+    for solutions in (False, True):
+        path = notebook_path(lesson, "solutions" if solutions else "exercises")
+        expected = [(cell_type, source) for _, cell_type, source in notebook_cells(lesson, solutions)]
+        if not path.exists() or _read_cells(path) != expected:
+            stale.append(path)
+    return stale
+
+
+def build_notebooks(lesson: ModuleType, force: bool = False) -> list[Path]:
+    """Write the lesson's exercises and solutions notebooks (unexecuted) if they are stale, or all if
+    ``force``. Returns the paths written; execute them before committing."""
+    written, stale = [], stale_notebooks(lesson)
+    for solutions in (False, True):
+        path = notebook_path(lesson, "solutions" if solutions else "exercises")
+        if force or path in stale:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(build_notebook(lesson, solutions), indent=1, sort_keys=True, ensure_ascii=False)
+            path.write_text(text + "\n", encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def _execute(path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                    "--inplace", str(path)], check=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m course_utils.exercises``: (re)build the exercise and solution notebooks."""
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils.exercises",
+        description="Rebuild notebooks/exercises/NN_*_{exercises,solutions}.ipynb from "
+                    "course_utils/exercises/lessonNN.py. Execute them before committing (--execute).")
+    parser.add_argument("lessons", nargs="*", help="lesson numbers (e.g. 02 03); default: all")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is stale")
+    parser.add_argument("--force", action="store_true", help="rewrite every notebook, stale or not")
+    parser.add_argument("--execute", action="store_true", help="execute the notebooks written (nbconvert)")
+    args = parser.parse_args(argv)
+    wanted = {re.sub(r"\D", "", name).zfill(2) for name in args.lessons}  # "2", "02", "lesson02" -> "02"
+    selected = [lesson for lesson in lessons() if not wanted or lesson.LESSON[:2] in wanted]
+    if unknown := wanted - {lesson.LESSON[:2] for lesson in selected}:
+        parser.error(f"no exercises module for lesson(s) {sorted(unknown)}; "
+                     f"have {[lesson.LESSON[:2] for lesson in lessons()]}")
+    if args.check:
+        stale = [path for lesson in selected for path in stale_notebooks(lesson)]
+        for path in stale:
+            print(f"out of sync: {path.relative_to(REPO_ROOT)} (run python -m course_utils.exercises)")
+        return 1 if stale else 0
+    for lesson in selected:
+        for path in build_notebooks(lesson, force=args.force):
+            print(f"wrote {path.relative_to(REPO_ROOT)}")
+            if args.execute:
+                _execute(path)
+                print(f"executed {path.relative_to(REPO_ROOT)}")
+    return 0

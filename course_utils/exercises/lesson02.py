@@ -1,0 +1,497 @@
+"""Exercises of lesson 02, Equation 1: the patch embedding (see ``course_utils.exercises`` for the framework).
+
+q1 patchify without Conv2d · q2 tokens at 384 px · q3 parameters of the patch embedding · q4 all of Eq 1
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_utils.exercises import (
+    Mistake,
+    NumberQuestion,
+    Question,
+    Wrong,
+    expect_callable,
+    expect_class,
+    expect_close,
+    expect_tensor,
+    randn,
+)
+
+LESSON = "02_patch_embedding"
+TITLE = "Equation 1, the patch embedding"
+INTRO = """Four exercises on Eq 1: cut images into patches by hand, count tokens and parameters, and write
+the whole of Eq 1 as one module."""
+SETUP = """\
+import torch
+from torch import nn
+
+from course_utils.exercises import lesson02 as ex
+from course_utils.vit import PatchEmbedding
+"""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# q1: patchify without Conv2d
+# ---------------------------------------------------------------------------------------------------------
+
+def _patch_grid(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H/P, W/P, P, P)."""
+    return images.unfold(2, patch_size, patch_size).unfold(3, patch_size, patch_size)
+
+
+class Patchify(Question):
+    name = "q1"
+    title = "Patchify without `Conv2d`"
+    answer_name = "patchify"
+    prompt = """\
+Lesson 02 cut one image into patches with `unfold` and flattened each patch in $(P, P, C)$ order. Now do it for
+a **batch**: write `patchify(images, patch_size)`, which takes images of shape $(B, C, H, W)$ and returns
+$\\mathbf{x}_p$ of shape $(B, N, P^2 \\cdot C)$, with $N = HW/P^2$:
+
+- the patches in reading order: row by row, left to right (as numbered on the lesson's patch grid);
+- each patch flattened pixel by pixel, row by row, with each pixel's $C$ colour values together: the order
+  $(P, P, C)$ of the paper's $H \\times W \\times C$ images.
+
+No `nn.Conv2d`: the point is to see the patches. The images need not be square, and `patch_size` is an
+argument, so don't hard-code 16 or 224. `unfold`, `permute` and `reshape` are all you need."""
+    stub = '''\
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """(B, C, H, W) -> x_p of shape (B, N, P*P*C): patches row by row, each flattened in (P, P, C) order."""
+    raise NotImplementedError  # replace this line with your code
+'''
+    _solution = '''\
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """(B, C, H, W) -> x_p of shape (B, N, P*P*C): patches row by row, each flattened in (P, P, C) order."""
+    B, C, H, W = images.shape
+    P = patch_size
+    patches = images.unfold(2, P, P).unfold(3, P, P)  # (B, C, H/P, W/P, P, P): the grid of patches
+    patches = patches.permute(0, 2, 3, 4, 5, 1)  # (B, H/P, W/P, P, P, C): channels last
+    return patches.reshape(B, (H // P) * (W // P), P * P * C)  # (B, N, P^2 * C), row by row
+'''
+    _hint = (
+        "`images.unfold(2, P, P).unfold(3, P, P)` gives the grid of patches, shape (B, C, H/P, W/P, P, P). "
+        "Which dimensions must come first so that one `reshape` lists the patches row by row and each "
+        "patch in (P, P, C) order?",
+        "`permute` the grid to (B, H/P, W/P, P, P, C), then `reshape` it to (B, N, P*P*C).",
+    )
+    why = "This is Eq 1's x_p: a Conv2d with kernel_size = stride = P is a Linear layer on exactly these rows."
+    mistakes = (
+        Mistake('''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    P = patch_size
+    patches = images.unfold(2, P, P).unfold(3, P, P)  # (B, C, H/P, W/P, P, P)
+    return patches.permute(0, 2, 3, 1, 4, 5).reshape(B, -1, C * P * P)  # channels first
+''', expect="(C, P, P)"),
+        Mistake('''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    return images.reshape(B, H * W // patch_size**2, patch_size**2 * C)  # no cutting into patches
+''', expect="not a P×P square"),
+        Mistake('''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    patches = images.unfold(2, 16, 16).unfold(3, 16, 16)  # a hard-coded patch size
+    return patches.permute(0, 2, 3, 4, 5, 1).reshape(B, -1, 16 * 16 * C)
+''', expect="use the `patch_size` argument"),
+        Mistake('''
+def patchify(images, patch_size):
+    B, C, H, W = images.shape
+    P = patch_size
+    patches = images.unfold(2, P, P).unfold(3, P, P)
+    return patches.permute(0, 3, 2, 4, 5, 1).reshape(B, -1, P * P * C)  # the grid column by column
+''', expect="column by column"),
+    )
+
+    def _check(self, patchify: Any) -> None:
+        expect_callable(patchify, "patchify")
+        # Non-square images and several patch sizes: hard-coded sizes and swapped H/W show up.
+        for (batch, channels, height, width, patch_size), seed in zip(
+                [(2, 3, 16, 24, 8), (3, 1, 12, 8, 4)], [0, 1], strict=True):
+            images = randn(batch, channels, height, width, seed=seed)
+            with torch.no_grad():
+                out = expect_tensor(patchify(images.clone(), patch_size), "`patchify` returned")
+            self._check_shape(out, images, patch_size)
+            grid = _patch_grid(images, patch_size)  # (B, C, H/P, W/P, P, P)
+            shape = out.shape
+
+            def flat(*order: int, grid: torch.Tensor = grid, shape: torch.Size = shape) -> torch.Tensor:
+                return grid.permute(*order).reshape(shape)
+
+            expect_close(
+                out, flat(0, 2, 3, 4, 5, 1),
+                mistakes=[
+                    (flat(0, 2, 3, 1, 4, 5),
+                     "Your patches are flattened channel by channel, in (C, P, P) order: PyTorch's layout. "
+                     "This exercise follows the lesson and the paper's H×W×C images, with each pixel's C "
+                     "colour values together: (P, P, C). Move the channel dimension last before flattening."),
+                    (flat(0, 3, 2, 4, 5, 1),
+                     "Your patches come column by column. The ViT reads them row by row, left to right: "
+                     "the second patch is to the right of the first, not below it."),
+                    (flat(0, 2, 3, 5, 4, 1),
+                     "The patches are in the right order, but inside each patch your pixels go column by "
+                     "column. Flatten each patch row by row, like reading a page."),
+                    (images.reshape(shape),
+                     "Each of your \"patches\" is a run of consecutive pixels along one row of the image, "
+                     "not a P×P square: `reshape` keeps the numbers in memory order. Cut the image into "
+                     "its grid of patches first (`unfold`, as in the lesson), `permute`, then flatten."),
+                    (images.permute(0, 2, 3, 1).reshape(shape),
+                     "Each of your \"patches\" is a run of consecutive pixels along one row of the image, "
+                     "not a P×P square: `reshape` keeps the numbers in memory order. Cut the image into "
+                     "its grid of patches first (`unfold`, as in the lesson), `permute`, then flatten."),
+                ],
+                otherwise="Your output has the right shape, but not the patches of x_p. A `reshape` (or "
+                          "`view`) before the right `permute` mixes up the numbers; check the order of the "
+                          "dimensions at each step with `.shape`.",
+            )
+
+    @staticmethod
+    def _check_shape(out: torch.Tensor, images: torch.Tensor, patch_size: int) -> None:
+        batch, channels, height, width = images.shape
+        num_patches, features = (height // patch_size) * (width // patch_size), patch_size**2 * channels
+        got = tuple(out.shape)
+        about = f"for images of shape {tuple(images.shape)} and patch_size={patch_size}"
+        if out.ndim != 3:
+            extra = (" That looks like the grid of patches: flatten it into one sequence of patches per "
+                     "image." if out.ndim > 3 else "")
+            raise Wrong(f"`patchify` returned shape {got} {about}. It should have 3 dimensions, "
+                        f"(B, N, P²·C): one sequence of flattened patches per image.{extra}")
+        if got[0] != batch:
+            raise Wrong(f"`patchify` returned shape {got} {about}: the first dimension should be the batch, "
+                        f"B = {batch}.")
+        if got[1:] == (features, num_patches) and features != num_patches:
+            raise Wrong(f"`patchify` returned shape {got} {about}: the last two dimensions are swapped. "
+                        f"The patches (the tokens) come first: (B, N, P²·C).")
+        if got[1] != num_patches:
+            patches = "patch" if got[1] == 1 else "patches"
+            raise Wrong(f"Your output has {got[1]} {patches} per image {about}. An H×W image cut into P×P "
+                        f"patches has N = HW/P² of them: use the `patch_size` argument and the image's own "
+                        f"H and W.")
+        if got[2] != features:
+            raise Wrong(f"Each of your patches has {got[2]} numbers {about}; a P×P patch with C channels "
+                        f"has P²·C.")
+
+
+q1 = Patchify()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# q2: how many tokens at 384 px?
+# ---------------------------------------------------------------------------------------------------------
+
+class TokensAt384(NumberQuestion):
+    name = "q2"
+    title = "How long is the sequence at 384 px?"
+    answer_name = "num_tokens"
+    prompt = """\
+The paper fine-tunes at a higher resolution than it pre-trains, usually 384×384 pixels, and keeps the
+patch size the same (§3.2), so the sequence gets longer. A 384×384 RGB image goes into ViT-B/16
+($P = 16$, $D = 768$). **How many tokens does the Transformer encoder receive** for this image, that is, how
+many rows does $\\mathbf{z}_0$ have?
+
+Work it out by hand (a Python expression is fine, e.g. `num_tokens = 10 * 10`) and store it in `num_tokens`."""
+    stub = "num_tokens = ...  # a number\n"
+    _solution = "num_tokens = (384 // 16) ** 2 + 1  # N = HW / P^2 = 24 * 24 = 576 patches, plus the class token\n"
+    _hint = ("Count the patches first: N = HW/P². Then look at Eq 1 again: does z_0 hold anything "
+             "besides the N patch embeddings?")
+    why = "Attention compares every token with every other, so its cost grows with the square of this number."
+    expected = 577
+    diagnoses = {
+        576: "That's N, the number of patches. Look at Eq 1 again: what else is in the sequence z_0?",
+        196: "That's the number of patches of a 224×224 image. At 384×384 the grid of patches is larger.",
+        197: "That's the sequence length for a 224×224 image. At 384×384 the grid of patches is larger.",
+        24: "That's the number of patches along one side of the image; N counts the whole grid.",
+        25: "That's one side of the grid (plus one); N counts the whole grid of patches.",
+        9216: "Each patch covers P×P pixels, so divide the image's area by P², not by P.",
+        9217: "Each patch covers P×P pixels, so divide the image's area by P², not by P.",
+        768: "That's D, the width of every token. The question asks how many tokens there are.",
+        147456: "That's the number of pixels (per channel). The encoder sees patches, not pixels.",
+    }
+    otherwise = "Count the patches of a 384×384 image with P = 16 (N = HW/P²), then check Eq 1 for what else z_0 holds."
+    mistakes = (
+        Mistake("num_tokens = (384 // 16) ** 2", expect="what else is in the sequence"),
+        Mistake("num_tokens = 197", expect="224×224"),
+        Mistake("num_tokens = 'lots'", expect="give a number"),
+    )
+
+
+q2 = TokensAt384()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# q3: parameters of the patch embedding
+# ---------------------------------------------------------------------------------------------------------
+
+class PatchEmbeddingParams(NumberQuestion):
+    name = "q3"
+    title = "Parameters of the patch embedding"
+    answer_name = "patch_embedding_params"
+    prompt = """\
+How many learnable parameters does ViT-B/16's patch embedding have? That is
+`PatchEmbedding(in_channels=3, patch_size=16, embedding_dim=768)`: the projection $\\mathbf{E}$ (as a
+`Conv2d`, or equally a `Linear` on the flattened patches) with its bias. The class token and
+$\\mathbf{E}_{pos}$ belong to the `ViT`, not to `PatchEmbedding`.
+
+Work it out by hand, then store it in `patch_embedding_params`. (You can verify it afterwards with
+`sum(p.numel() for p in PatchEmbedding().parameters())`, but the point is to know where the number comes from.)"""
+    stub = "patch_embedding_params = ...  # a number\n"
+    _solution = ("patch_embedding_params = (16 * 16 * 3) * 768 + 768  "
+                 "# E: (P^2 * C) x D weights, plus one bias per output\n")
+    _hint = ("E maps every flattened patch, P²·C numbers, to D numbers, and the same E serves all patches. "
+             "Count its weights, then remember that nn.Conv2d and nn.Linear have a bias.")
+    why = ("E is shared by all patches, so the patch embedding has the same size at any resolution; "
+           "only E_pos grows with N.")
+    expected = 590_592
+    diagnoses = {
+        589_824: "You have the weights of E. nn.Conv2d (like nn.Linear) also has a bias: one per output feature.",
+        591_360: "That includes the class token, a parameter of the ViT (`class_embedding`), not of PatchEmbedding.",
+        741_888: "That includes E_pos, a parameter of the ViT (`position_embedding`), not of PatchEmbedding.",
+        742_656: "That includes the class token and E_pos, parameters of the ViT, not of PatchEmbedding.",
+        150_528: "That's the size of the output, N × D = 196 × 768 numbers, not the number of parameters.",
+        115_605_504: "One E serves every patch (that's what the stride-P convolution shares), so don't multiply by N.",
+        115_756_032: "One E serves every patch (that's what the stride-P convolution shares), so don't multiply by N.",
+        196_608: "The weights connect all P²·C inputs of a patch to each of the D outputs; the C = 3 colour "
+                 "channels count too.",
+        197_376: "The weights connect all P²·C inputs of a patch to each of the D outputs; the C = 3 colour "
+                 "channels count too.",
+        768: "Each of the D outputs has a weight for every one of the P²·C inputs of a patch, plus a bias.",
+    }
+    otherwise = "Count the weights of E, a (P²·C) × D matrix, then its bias."
+    mistakes = (
+        Mistake("patch_embedding_params = 16 * 16 * 3 * 768", expect="bias"),
+        Mistake("patch_embedding_params = 16 * 16 * 3 * 768 + 768 + 768 + 197 * 768", expect="E_pos"),
+    )
+
+
+q3 = PatchEmbeddingParams()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# q4: all of Eq 1 as a module
+# ---------------------------------------------------------------------------------------------------------
+
+class Eq1Module(Question):
+    name = "q4"
+    title = "All of Eq 1 in one module"
+    answer_name = "Eq1Embedding"
+    prompt = """\
+Write Eq 1 as one module: `Eq1Embedding(img_size, in_channels, patch_size, embedding_dim)` maps images
+$(B, C, H, W)$ to $\\mathbf{z}_0$, of shape $(B, N + 1, D)$:
+
+$$\\mathbf{z}_0 = [\\mathbf{x}_\\text{class};\\, \\mathbf{x}_p^1\\mathbf{E};\\, \\cdots;\\, \\mathbf{x}_p^N\\mathbf{E}] + \\mathbf{E}_{pos}$$
+
+Give it the attributes of `course_utils.vit.ViT`, so that the checker finds them:
+
+- `self.patch_embedding`: a `PatchEmbedding` (imported above), images $\\to (B, N, D)$;
+- `self.class_embedding`: the learnable class token $\\mathbf{x}_\\text{class}$, an `nn.Parameter` of shape
+  $(1, 1, D)$;
+- `self.position_embedding`: the learnable $\\mathbf{E}_{pos}$, an `nn.Parameter` of shape $(1, N + 1, D)$.
+
+Initialise the parameters as you like (e.g. `torch.randn(...) * 0.02`; the checker gives them its own
+values). No dropout. The checker runs it at ViT-B/16 size and at a small size with one input channel."""
+    stub = '''\
+class Eq1Embedding(nn.Module):
+    """Eq 1: images (B, C, H, W) -> z_0 = [x_class; x_p E] + E_pos, shape (B, N + 1, D)."""
+
+    def __init__(self, img_size: int = 224, in_channels: int = 3, patch_size: int = 16,
+                 embedding_dim: int = 768) -> None:
+        super().__init__()
+        # self.patch_embedding = ...
+        # self.class_embedding = ...
+        # self.position_embedding = ...
+        raise NotImplementedError  # replace this line with your code
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError  # replace this line with your code
+'''
+    _solution = '''\
+class Eq1Embedding(nn.Module):
+    """Eq 1: images (B, C, H, W) -> z_0 = [x_class; x_p E] + E_pos, shape (B, N + 1, D)."""
+
+    def __init__(self, img_size: int = 224, in_channels: int = 3, patch_size: int = 16,
+                 embedding_dim: int = 768) -> None:
+        super().__init__()
+        num_patches = (img_size // patch_size) ** 2  # N = HW / P^2
+        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)  # x_p E
+        self.class_embedding = nn.Parameter(torch.randn(1, 1, embedding_dim) * 0.02)  # x_class
+        self.position_embedding = nn.Parameter(torch.randn(1, num_patches + 1, embedding_dim) * 0.02)  # E_pos
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        patches = self.patch_embedding(images)  # (B, N, D)
+        class_token = self.class_embedding.expand(images.shape[0], -1, -1)  # (B, 1, D), one per image
+        tokens = torch.cat([class_token, patches], dim=1)  # prepend the class token: (B, N + 1, D)
+        return tokens + self.position_embedding  # then add E_pos to every token, the class token's too
+'''
+    _hint = (
+        "Three steps in forward: the patch embeddings (B, N, D); the class token in front of them "
+        "(`expand` it to the batch, then `torch.cat` along the token dimension); then add E_pos.",
+        "The order matters: prepend first, then add E_pos, so the class token gets its own position vector, "
+        "row 0 of E_pos. E_pos therefore has N + 1 rows.",
+    )
+    why = "This is exactly `ViT.embed` (minus dropout): the class token sits at position 0 with its own E_pos row."
+    mistakes = (
+        Mistake('''
+class Eq1Embedding(nn.Module):
+    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
+        super().__init__()
+        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
+        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
+        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2 + 1, embedding_dim))
+
+    def forward(self, images):
+        return self.patch_embedding(images) + self.position_embedding[:, 1:]  # no class token
+''', expect="did you forget to prepend the class token"),
+        Mistake('''
+class Eq1Embedding(nn.Module):
+    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
+        super().__init__()
+        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
+        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
+        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2 + 1, embedding_dim))
+
+    def forward(self, images):
+        patches = self.patch_embedding(images) + self.position_embedding[:, 1:]  # E_pos first ...
+        class_token = self.class_embedding.expand(images.shape[0], -1, -1)
+        return torch.cat([class_token, patches], dim=1)  # ... then the class token: it has no position
+''', expect="without its position embedding"),
+        Mistake('''
+class Eq1Embedding(nn.Module):
+    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
+        super().__init__()
+        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
+        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
+        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2, embedding_dim))
+
+    def forward(self, images):
+        patches = self.patch_embedding(images) + self.position_embedding
+        class_token = self.class_embedding.expand(images.shape[0], -1, -1)
+        return torch.cat([class_token, patches], dim=1)
+''', expect="N + 1 rows"),
+        Mistake('''
+class Eq1Embedding(nn.Module):
+    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
+        super().__init__()
+        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
+        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
+        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2 + 1, embedding_dim))
+
+    def forward(self, images):
+        class_token = self.class_embedding.expand(images.shape[0], -1, -1)
+        return torch.cat([self.patch_embedding(images), class_token], dim=1) + self.position_embedding
+''', expect="prepends it"),
+        Mistake('''
+class Eq1Embedding(nn.Module):
+    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
+        super().__init__()
+        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
+        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
+        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2 + 1, embedding_dim))
+
+    def forward(self, images):
+        return torch.cat([self.class_embedding, self.patch_embedding(images)], dim=1) + self.position_embedding
+''', expect="expand"),
+    )
+
+    def _explain_error(self, error: Exception) -> str | None:
+        text = str(error)
+        if isinstance(error, TypeError) and "argument" in text:
+            return ("Keep the constructor's arguments as in the stub: "
+                    "Eq1Embedding(img_size, in_channels, patch_size, embedding_dim).")
+        if "Sizes of tensors must match" in text or "must match the size of tensor" in text:
+            return ("Check the shapes you `torch.cat` and add: the class token is (1, 1, D) and needs "
+                    "`expand(B, -1, -1)` to join a batch of B images.")
+        return None
+
+    def _check(self, Eq1Embedding: Any) -> None:
+        expect_class(Eq1Embedding, "Eq1Embedding")
+        configs = [  # (batch, in_channels, img_size, patch_size, embedding_dim): ViT-B/16, then small
+            (2, 3, 224, 16, 768),
+            (3, 1, 12, 4, 8),
+        ]
+        for seed, (batch, channels, img_size, patch_size, dim) in enumerate(configs):
+            num_patches = (img_size // patch_size) ** 2
+            module = Eq1Embedding(img_size=img_size, in_channels=channels, patch_size=patch_size,
+                                  embedding_dim=dim)
+            about = f"(for img_size={img_size}, patch_size={patch_size}, embedding_dim={dim})"
+            for attribute in ("patch_embedding", "class_embedding", "position_embedding"):
+                if not hasattr(module, attribute):
+                    what = {"patch_embedding": "the patch embedding (a PatchEmbedding)",
+                            "class_embedding": "the learnable class token x_class (Eq 1 prepends it)",
+                            "position_embedding": "the learnable position embedding E_pos"}[attribute]
+                    raise Wrong(f"Your module has no `self.{attribute}`: it should hold {what}.")
+            class_embedding, position_embedding = module.class_embedding, module.position_embedding
+            for attribute, value in [("class_embedding", class_embedding),
+                                     ("position_embedding", position_embedding)]:
+                if not isinstance(value, nn.Parameter):
+                    raise Wrong(f"`self.{attribute}` should be an `nn.Parameter`, so that it is learned "
+                                f"(a plain tensor is not in `.parameters()`, and the optimiser never "
+                                f"updates it).")
+            if tuple(class_embedding.shape) != (1, 1, dim):
+                raise Wrong(f"`self.class_embedding` has shape {tuple(class_embedding.shape)} {about}; "
+                            f"the class token is one D-vector, shape (1, 1, D).")
+            if tuple(position_embedding.shape) == (1, num_patches, dim):
+                raise Wrong(f"`self.position_embedding` has {num_patches} rows, one per patch {about}. The "
+                            f"class token needs its own position too: E_pos has N + 1 rows.")
+            if tuple(position_embedding.shape) != (1, num_patches + 1, dim):
+                raise Wrong(f"`self.position_embedding` has shape {tuple(position_embedding.shape)} {about}; "
+                            f"E_pos has one D-vector per token: (1, N + 1, D).")
+
+            module.eval()
+            images = randn(batch, channels, img_size, img_size, seed=seed)
+            with torch.no_grad():
+                class_embedding.copy_(randn(1, 1, dim, seed=10 + seed))  # values that make every term visible
+                position_embedding.copy_(randn(1, num_patches + 1, dim, seed=20 + seed))
+                patches = expect_tensor(module.patch_embedding(images), "`self.patch_embedding(images)` returned")
+                if tuple(patches.shape) != (batch, num_patches, dim):
+                    raise Wrong(f"`self.patch_embedding(images)` returned shape {tuple(patches.shape)} {about}; "
+                                f"it should give the patch embeddings, (B, N, D). Use the `PatchEmbedding` "
+                                f"imported above.")
+                out = expect_tensor(module(images), "Your module returned")
+            self._check_output(out, patches, class_embedding.detach(), position_embedding.detach(), about)
+
+    @staticmethod
+    def _check_output(out: torch.Tensor, patches: torch.Tensor, class_embedding: torch.Tensor,
+                      position_embedding: torch.Tensor, about: str) -> None:
+        batch, num_patches, dim = patches.shape
+        got = tuple(out.shape)
+        if out.ndim == 3 and got[0] == batch and got[2] == dim:
+            if got[1] == num_patches:
+                raise Wrong(f"Your output has {num_patches} tokens, one per patch {about}: did you forget to "
+                            f"prepend the class token?")
+            if got[1] != num_patches + 1:
+                raise Wrong(f"Your output has {got[1]} tokens {about}; z_0 has N + 1: the patches and the "
+                            f"class token.")
+        if got != (batch, num_patches + 1, dim):
+            raise Wrong(f"Your output has shape {got} {about}; z_0 should be (B, N + 1, D).")
+        class_tokens = class_embedding.expand(batch, -1, -1)
+        positions = position_embedding
+        expect_close(
+            out, torch.cat([class_tokens, patches], dim=1) + positions,
+            mistakes=[
+                (torch.cat([class_tokens, patches], dim=1),
+                 "Your z_0 has the class token and the patch embeddings, but no position embedding: "
+                 "Eq 1 adds E_pos."),
+                (torch.cat([class_tokens, patches + positions[:, 1:]], dim=1),
+                 "Your class token is there, but without its position embedding: E_pos was added to the "
+                 "patches before the class token was prepended. Prepend first, then add E_pos to all N + 1 "
+                 "tokens, so that the class token gets its own row, E_pos^0."),
+                (torch.cat([class_tokens, patches + positions[:, :-1]], dim=1),
+                 "Your class token is there, but without its position embedding: E_pos was added to the "
+                 "patches before the class token was prepended. Prepend first, then add E_pos to all N + 1 "
+                 "tokens, so that the class token gets its own row, E_pos^0."),
+                (torch.cat([patches, class_tokens], dim=1) + positions,
+                 "Your class token is the last token. Eq 1 prepends it (z_0^0 = x_class): it is token 0, "
+                 "the one Eq 4 reads the image's class from."),
+            ],
+            otherwise="Your output has the right shape but not the values of Eq 1. Check that you use "
+                      "`self.patch_embedding`, `self.class_embedding` and `self.position_embedding` in "
+                      "forward, and that every image gets the same class token.",
+        )
+
+
+q4 = Eq1Module()

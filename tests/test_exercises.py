@@ -1,0 +1,291 @@
+"""Exercises: every checker accepts its solution, calls its stub "not attempted", catches typical mistakes
+with a specific message that does not give the answer away, and never raises; the notebooks match the
+lesson modules they are generated from.
+
+Every ``course_utils/exercises/lessonNN.py`` is found automatically, so new lessons are covered without
+editing this file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from course_utils import exercises
+from course_utils.colab import badge_source, setup_source
+from course_utils.exercises import NumberQuestion, Question
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LESSONS = exercises.lessons()
+QUESTIONS = [(lesson, question) for lesson in LESSONS for question in exercises.questions(lesson)]
+NOTEBOOKS = sorted((REPO_ROOT / "notebooks" / "exercises").glob("*.ipynb"))
+
+
+def lesson_id(lesson) -> str:
+    return lesson.__name__.rsplit(".", 1)[-1]
+
+
+def question_ids(pairs) -> list[str]:
+    return [f"{lesson_id(lesson)}.{question.name}" for lesson, question in pairs]
+
+
+def namespace(lesson, question: Question) -> dict:
+    """The names a cell of ``question`` sees in the solutions notebook: the imports, earlier solutions."""
+    names: dict = {}
+    exec(lesson.SETUP, names)
+    for earlier in exercises.questions(lesson):
+        if earlier is question:
+            break
+        exec(earlier._solution, names)
+    return names
+
+
+def answer_from(lesson, question: Question, code: str):
+    names = namespace(lesson, question)
+    exec(code, names)
+    assert question.answer_name in names, f"the code does not define `{question.answer_name}`"
+    return names[question.answer_name]
+
+
+def run_check(question: Question, answer, capsys) -> tuple[bool, str]:
+    capsys.readouterr()
+    result = question.check(answer)
+    return result, capsys.readouterr().out
+
+
+def assert_does_not_reveal(question: Question, output: str) -> None:
+    """The message must not contain the answer: the expected number, or a line of the solution's code."""
+    if isinstance(question, NumberQuestion):
+        value = question.expected
+        for text in {str(value), f"{value:,}", f"{value:_}"}:
+            assert text not in output, f"the message gives the answer away: {output!r}"
+        return
+    stub_lines = {line.strip() for line in question.stub.splitlines()}
+    for line in question._solution.splitlines():
+        code = line.split("#")[0].strip()
+        if len(code) >= 20 and line.strip() not in stub_lines:
+            assert code not in output, f"the message shows the solution's line {code!r}: {output!r}"
+
+
+# ------------------------------------------------------------------------------------------------------
+# The lesson modules
+# ------------------------------------------------------------------------------------------------------
+
+def test_lesson_modules_are_found():
+    assert {"lesson02", "lesson03"} <= {lesson_id(lesson) for lesson in LESSONS}
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_id)
+def test_lesson_module_is_complete(lesson):
+    assert re.fullmatch(r"\d\d_[a-z0-9_]+", lesson.LESSON)
+    assert lesson_id(lesson) == f"lesson{lesson.LESSON[:2]}"
+    assert (REPO_ROOT / "notebooks" / f"{lesson.LESSON}.ipynb").exists(), "LESSON names no lesson notebook"
+    assert lesson.TITLE and lesson.INTRO.strip()
+    assert f"import {lesson_id(lesson)} as ex" in lesson.SETUP
+    questions = exercises.questions(lesson)
+    assert len(questions) >= 3, "every lesson has at least 3 exercises"
+    for number, question in enumerate(questions, start=1):
+        assert question.name == f"q{number}" and getattr(lesson, question.name) is question
+        assert question.title and question.prompt.strip() and question._hint and question.answer_name
+        assert question.mistakes, f"{question.name}: list at least one typical mistake"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_id)
+def test_lesson_notebook_links_to_its_exercises(lesson):
+    text = (REPO_ROOT / "notebooks" / f"{lesson.LESSON}.ipynb").read_text(encoding="utf-8")
+    assert f"exercises/{lesson.LESSON}_exercises.ipynb" in text
+
+
+# ------------------------------------------------------------------------------------------------------
+# The checkers
+# ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("lesson", "question"), QUESTIONS, ids=question_ids(QUESTIONS))
+def test_solution_passes(lesson, question, capsys):
+    result, output = run_check(question, answer_from(lesson, question, question._solution), capsys)
+    assert result is True, output
+    assert output.startswith("✅ Correct!")
+
+
+@pytest.mark.parametrize(("lesson", "question"), QUESTIONS, ids=question_ids(QUESTIONS))
+def test_stub_is_not_attempted(lesson, question, capsys):
+    stub = answer_from(lesson, question, question.stub)
+    result, output = run_check(question, stub, capsys)
+    assert result is False
+    assert output.startswith("⏳ Not attempted yet"), output
+    for untouched in (..., None):
+        result, output = run_check(question, untouched, capsys)
+        assert result is False and output.startswith("⏳ Not attempted yet")
+
+
+@pytest.mark.parametrize(("lesson", "question"), QUESTIONS, ids=question_ids(QUESTIONS))
+def test_typical_mistakes_get_a_specific_message(lesson, question, capsys):
+    for mistake in question.mistakes:
+        result, output = run_check(question, answer_from(lesson, question, mistake.code), capsys)
+        assert result is False, f"accepted a wrong answer:\n{mistake.code}"
+        assert output.startswith("❌"), output
+        assert mistake.expect in output, f"expected {mistake.expect!r} in {output!r}"
+        assert_does_not_reveal(question, output)
+
+
+@pytest.mark.parametrize(("lesson", "question"), QUESTIONS, ids=question_ids(QUESTIONS))
+def test_check_never_raises(lesson, question, capsys):
+    class Junk:
+        pass
+
+    for junk in (42, 0.5, "text", [1, 2], lambda *args, **kwargs: None, lambda *args, **kwargs: 1 / 0,
+                 Junk, Junk()):
+        result, output = run_check(question, junk, capsys)
+        assert result is False
+        assert output.startswith("❌"), output
+        assert_does_not_reveal(question, output)
+
+
+@pytest.mark.parametrize(("lesson", "question"), QUESTIONS, ids=question_ids(QUESTIONS))
+def test_hint_and_solution_print(lesson, question, capsys):
+    question.hint()
+    hint = capsys.readouterr().out
+    assert hint.startswith("💡 Hint")
+    if isinstance(question, NumberQuestion):
+        assert_does_not_reveal(question, hint)
+    question.hint(99)  # past the last hint: shows the last one
+    assert capsys.readouterr().out.startswith("💡 Hint")
+    question.solution()
+    assert question._solution.strip() in capsys.readouterr().out
+
+
+def test_check_without_an_answer_asks_for_one(capsys):
+    from course_utils.exercises import lesson02
+
+    assert lesson02.q1.check() is False
+    assert "check(patchify)" in capsys.readouterr().out
+
+
+# The examples of COURSE_DESIGN.md §5, asserted explicitly.
+
+def test_patch_embedding_without_class_token_is_caught(capsys):
+    from course_utils.exercises import lesson02
+
+    code = """
+class Eq1Embedding(nn.Module):
+    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
+        super().__init__()
+        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
+        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
+        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2 + 1, embedding_dim))
+
+    def forward(self, images):
+        return self.patch_embedding(images)  # neither class token nor E_pos
+"""
+    result, output = run_check(lesson02.q4, answer_from(lesson02, lesson02.q4, code), capsys)
+    assert result is False
+    assert "196 tokens" in output and "class token" in output
+
+
+def test_attention_without_scale_is_caught(capsys):
+    from course_utils.exercises import lesson03
+
+    code = "def scaled_dot_product_attention(q, k, v):\n    return (q @ k.transpose(-2, -1)).softmax(-1) @ v\n"
+    result, output = run_check(lesson03.q1, answer_from(lesson03, lesson03.q1, code), capsys)
+    assert result is False and "1/√D_h" in output
+
+
+def test_wrong_head_split_is_caught(capsys):
+    from course_utils.exercises import lesson03
+
+    code = ("def split_heads(x, num_heads):\n    B, N, D = x.shape\n"
+            "    return x.reshape(B, N, D // num_heads, num_heads).permute(0, 3, 1, 2)\n")
+    result, output = run_check(lesson03.q3, answer_from(lesson03, lesson03.q3, code), capsys)
+    assert result is False and "(D_h, heads)" in output
+
+
+def test_an_error_in_the_learners_code_is_reported_kindly(capsys):
+    from course_utils.exercises import lesson03
+
+    code = "def split_heads(x, num_heads):\n    return x.view(-1, num_heads, 7)\n"
+    result, output = run_check(lesson03.q3, answer_from(lesson03, lesson03.q3, code), capsys)
+    assert result is False
+    assert output.startswith("❌ Your code raised RuntimeError:")
+
+
+def test_a_half_written_module_is_not_attempted(capsys):
+    from course_utils.exercises import lesson02
+
+    code = lesson02.q4._solution.split("    def forward")[0] + (
+        "    def forward(self, images):\n        raise NotImplementedError\n")
+    result, output = run_check(lesson02.q4, answer_from(lesson02, lesson02.q4, code), capsys)
+    assert result is False and output.startswith("⏳ Not attempted yet")
+
+
+# ------------------------------------------------------------------------------------------------------
+# The notebooks
+# ------------------------------------------------------------------------------------------------------
+
+def read_notebook(path: Path) -> list[dict]:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        cell["text"] = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    return cells
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_id)
+def test_notebooks_are_in_sync_with_the_lesson_module(lesson):
+    stale = exercises.stale_notebooks(lesson)
+    assert not stale, f"run `python -m course_utils.exercises --execute`: {[p.name for p in stale]} out of sync"
+
+
+@pytest.mark.parametrize(("lesson", "question"), QUESTIONS, ids=question_ids(QUESTIONS))
+def test_stub_and_solution_cells_are_the_question_strings(lesson, question):
+    for kind, code, cell_id in [("exercises", question.stub, f"{question.name}-stub"),
+                                ("solutions", question._solution, f"{question.name}-solution")]:
+        cells = {cell["id"]: cell for cell in read_notebook(exercises.notebook_path(lesson, kind))}
+        assert cells[cell_id]["text"] == code.strip() + "\n"
+        check = cells[f"{question.name}-check"]["text"]
+        assert f"ex.{question.name}.check({question.answer_name});" in check
+        assert f"# ex.{question.name}.hint()" in check and f"# ex.{question.name}.solution()" in check
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_exercise_notebook_layout(path):
+    cells = read_notebook(path)
+    relative = path.relative_to(REPO_ROOT).as_posix()
+    assert cells[0]["cell_type"] == "markdown" and cells[0]["text"] == badge_source(relative)
+    assert cells[1]["cell_type"] == "code" and cells[1]["text"] == setup_source()
+    checks = [cell for cell in cells if cell["cell_type"] == "code" and re.search(r"\.q\d+\.check\(", cell["text"])]
+    assert len(checks) >= 3, f"{path.name} has {len(checks)} check cells; every lesson has at least 3 exercises"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_id)
+def test_committed_notebooks_are_executed(lesson):
+    """Exercises print "Not attempted yet" for every check, solutions print ✅ (nbval re-runs them too)."""
+    for kind, expected in [("exercises", "⏳ Not attempted yet"), ("solutions", "✅ Correct!")]:
+        path = exercises.notebook_path(lesson, kind)
+        for cell in read_notebook(path):
+            if cell["cell_type"] != "code":
+                continue
+            assert not any(output["output_type"] == "error" for output in cell["outputs"]), path.name
+            if ".check(" in cell["text"]:
+                text = "".join("".join(o.get("text", "")) for o in cell["outputs"])
+                assert text.startswith(expected), f"{path.name}, {cell['id']}: {text!r} (execute it again)"
+
+
+def test_builder_writes_valid_notebooks(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    from course_utils.exercises import lesson02
+
+    monkeypatch.setattr(exercises, "EXERCISES_DIR", tmp_path)
+    written = exercises.build_notebooks(lesson02)
+    assert [path.name for path in written] == ["02_patch_embedding_exercises.ipynb",
+                                               "02_patch_embedding_solutions.ipynb"]
+    for path in written:
+        nbformat.validate(nbformat.read(path, as_version=4))
+    assert exercises.stale_notebooks(lesson02) == []
+    assert exercises.build_notebooks(lesson02) == []  # up to date: nothing rewritten, outputs kept
+
+
+def test_cli_check_reports_sync(capsys):
+    assert exercises.main(["--check"]) == 0
+    assert capsys.readouterr().out == ""
