@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -91,8 +91,11 @@ def create_datasets(train_dir: str | Path, test_dir: str | Path, transform: Call
 
 
 def make_dataloader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int = 0,
-                    sampler: torch.utils.data.Sampler | None = None) -> DataLoader:
-    """A DataLoader with sensible settings: pinned memory only for CUDA, workers kept alive between epochs."""
+                    sampler: torch.utils.data.Sampler | Iterable[int] | None = None) -> DataLoader:
+    """A DataLoader with sensible settings: pinned memory only for CUDA, workers kept alive between epochs.
+
+    ``sampler`` (a Sampler, or any sized iterable of indices such as a ``range``) replaces ``shuffle``.
+    """
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
                       num_workers=num_workers, pin_memory=torch.cuda.is_available(),
                       persistent_workers=num_workers > 0)

@@ -123,16 +123,20 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
           scheduler: Any = None, grad_clip: float | None = None, amp: bool = False,
           start_epoch: int = 0, results: Results | None = None,
           on_epoch_end: Callable[[int, Results], None] | None = None,
-          progress: bool | None = None, verbose: bool = True) -> Results:
+          progress: bool | None = None, verbose: bool = True,
+          scaler: torch.amp.GradScaler | None = None) -> Results:
     """Train and test ``model`` for ``epochs`` epochs and return the per-epoch metrics.
 
     Returns ``{"train_loss": [...], "train_acc": [...], "test_loss": [...], "test_acc": [...]}`` with one
     value per epoch (accuracies are fractions in [0, 1]). ``scheduler`` is stepped after every batch.
     ``on_epoch_end(epoch, results)`` runs after each epoch (e.g. to save a checkpoint). ``start_epoch``
-    and ``results`` continue an interrupted run.
+    and ``results`` continue an interrupted run; pass ``scaler`` (see ``make_grad_scaler``) to checkpoint
+    and restore its state too. A DistributedDataParallel model is evaluated through its plain module, so
+    test shards of unequal size never wait on each other.
     """
     results = results or {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
-    scaler = make_grad_scaler(device, amp)
+    scaler = scaler if scaler is not None else make_grad_scaler(device, amp)
+    eval_model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     disable = progress_disabled() if progress is None else not progress
     for epoch in tqdm(range(start_epoch, epochs), initial=start_epoch, total=epochs, disable=disable,
                       desc="epochs"):
@@ -141,7 +145,7 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
             sampler.set_epoch(epoch)
         train_loss, train_acc = train_step(model, train_dataloader, loss_fn, optimizer, device, scheduler,
                                            grad_clip, amp, scaler, epoch)
-        test_loss, test_acc = test_step(model, test_dataloader, loss_fn, device, amp)
+        test_loss, test_acc = test_step(eval_model, test_dataloader, loss_fn, device, amp)
         for key, value in zip(results, (train_loss, train_acc, test_loss, test_acc), strict=True):
             results[key].append(value)
         if verbose:

@@ -29,6 +29,7 @@ from course_utils.vit import MODEL_CONFIGS, ViT
 
 CHECKPOINT = "checkpoint.pt"
 RESULTS = "results.json"
+CURVES = "loss_curves.png"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="decode every image once and keep the tensors in memory (default: on)")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start from a checkpoint's weights (fine-tuning); a head of another size is replaced")
+    parser.add_argument("--export", type=Path, default=None,
+                        help="also write a compact inference checkpoint (fp16 weights, config, class names, "
+                             "final test accuracy) to this path, e.g. data/checkpoints/NAME.pt")
     parser.add_argument("--resume", action="store_true", help=f"continue from {CHECKPOINT} in --output-dir")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/vit_shapes"), help="default: %(default)s")
     parser.add_argument("--seed", type=int, default=42, help="default: %(default)s")
@@ -83,50 +87,98 @@ def resolve_data(data: str) -> Path:
 def load_pretrained(model: ViT, path: Path) -> None:
     """Copy every weight of ``path``'s model into ``model`` except a classifier head of another size."""
     checkpoint = utils.load_checkpoint(path)
-    state = checkpoint["model"] if "model" in checkpoint else checkpoint
+    state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds a {type(state).__name__}, not model weights (a state_dict or a "
+                         f"course_utils checkpoint)")
     own = model.state_dict()
-    head = [k for k in ("classifier.1.weight", "classifier.1.bias") if state[k].shape != own[k].shape]
+    head = [k for k in ("classifier.1.weight", "classifier.1.bias")
+            if k in state and getattr(state[k], "shape", None) != own[k].shape]
     for key in head:  # a new task: keep the fresh head
         state[key] = own[key]
     utils.check_state_dict_matches(model, state, source=str(path))
     model.load_state_dict(state)
 
 
+def export_checkpoint(model: ViT, config: dict[str, Any], class_names: list[str], test_acc: float,
+                      path: Path) -> Path:
+    """Write a small inference checkpoint: fp16 weights (half the size), config, class names, accuracy.
+
+    ``course_utils.predict.load_trained_model`` and ``--init-from`` read it; weights load back into fp32.
+    """
+    state = {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}
+    return utils.save_checkpoint({"model": state, "config": config, "class_names": class_names,
+                                  "test_acc": test_acc}, path)
+
+
 def rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state()[1].tolist(),
-            "torch": torch.get_rng_state()}
+    """Every random generator's state (Python, NumPy, torch CPU and, if in use, CUDA) as loadable types."""
+    _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": [keys.tolist(), int(pos), int(has_gauss), float(cached_gaussian)],
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
-    np_state = np.random.get_state()
-    np.random.set_state((np_state[0], np.array(state["numpy"], dtype=np.uint32), *np_state[2:]))
-    torch.set_rng_state(state["torch"])
+    numpy_state = state["numpy"]
+    if len(numpy_state) != 4:  # a checkpoint from before this format kept the key array only
+        numpy_state = [numpy_state, 624, 0, 0.0]
+    keys, pos, has_gauss, cached_gaussian = numpy_state
+    np.random.set_state(("MT19937", np.array(keys, dtype=np.uint32), pos, has_gauss, cached_gaussian))
+    torch.set_rng_state(state["torch"].cpu())  # load_checkpoint(map_location="cuda") moved it to the GPU
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"].cpu())
 
 
-def setup_distributed(device: str) -> tuple[int, int]:
-    """Join the torchrun process group if launched by torchrun. Returns (rank, world_size)."""
+def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> str:
+    """"key=saved (the flags ask for wanted)" for every key whose values differ, comma-separated."""
+    keys = sorted(saved.keys() | wanted.keys())
+    return ", ".join(f"{k}={saved.get(k)!r} (the flags ask for {wanted.get(k)!r})"
+                     for k in keys if saved.get(k) != wanted.get(k))
+
+
+def setup_distributed(device: str) -> tuple[int, int, str]:
+    """Join the torchrun process group if launched by torchrun. Returns (rank, world_size, device).
+
+    On CUDA each process takes the GPU of its LOCAL_RANK ("cuda" becomes "cuda:LOCAL_RANK").
+    """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
-        return 0, 1
+        return 0, 1, device
+    if device == "cuda":
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    if device.startswith("cuda"):
+        torch.cuda.set_device(device)
     backend = "nccl" if device.startswith("cuda") else "gloo"
     torch.distributed.init_process_group(backend)
-    return torch.distributed.get_rank(), world_size
+    return torch.distributed.get_rank(), world_size, device
+
+
+def remove_stale_temp_files(output_dir: Path) -> None:
+    """Delete the temp files a run killed mid-write (SIGKILL, power loss) left beside its outputs."""
+    for name in (CHECKPOINT, RESULTS, CURVES):
+        for stale in output_dir.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     start = time.perf_counter()
-    device = args.device or utils.get_device()
-    rank, world_size = setup_distributed(device)
-    if device == "cuda" and world_size > 1:
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-        torch.cuda.set_device(device)
+    rank, world_size, device = setup_distributed(args.device or utils.get_device())
     is_main = rank == 0
     output_dir = args.output_dir.resolve()
     utils.set_seeds(args.seed)
 
+    # Rank 0 first: it generates a bundled dataset while the others wait, rather than all racing to write it.
+    if world_size > 1 and not is_main:
+        torch.distributed.barrier()
     data_root = resolve_data(args.data)
+    if world_size > 1 and is_main:
+        torch.distributed.barrier()
     transform = data_setup.default_transform(args.img_size)
     train_data, test_data, class_names = data_setup.create_datasets(
         data_root / "train", data_root / "test", transform, cache=args.cache)
@@ -135,9 +187,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     train_dl = data_setup.make_dataloader(
         train_data, args.batch_size, shuffle=True, num_workers=args.num_workers,
         sampler=DistributedSampler(train_data, num_replicas=world_size, rank=rank, seed=args.seed))
+    # Each process tests every world_size-th image: over all processes, every test image exactly once
+    # (a DistributedSampler would pad the last shard with duplicates and skew the all-reduced accuracy).
     test_dl = data_setup.make_dataloader(
         test_data, args.batch_size, shuffle=False, num_workers=args.num_workers,
-        sampler=DistributedSampler(test_data, num_replicas=world_size, rank=rank, shuffle=False))
+        sampler=range(rank, len(test_data), world_size))
 
     config = dict(img_size=args.img_size, patch_size=args.patch_size, num_classes=len(class_names),
                   mlp_dropout=args.dropout, embedding_dropout=args.dropout, **MODEL_CONFIGS[args.model])
@@ -155,21 +209,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     scheduler = engine.warmup_cosine_scheduler(optimizer, int(args.warmup_epochs * steps_per_epoch),
                                                args.epochs * steps_per_epoch)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    scaler = engine.make_grad_scaler(device, args.amp)
+    # the learning-rate schedule's shape: a resumed run must keep it (steps_per_epoch follows --batch-size
+    # and the number of processes)
+    schedule = {"epochs": args.epochs, "steps_per_epoch": steps_per_epoch}
 
     start_epoch, results = 0, None
     checkpoint_path = output_dir / CHECKPOINT
     if args.resume:
         checkpoint = utils.load_checkpoint(checkpoint_path, map_location=device)
-        if checkpoint["config"] != config:
-            raise ValueError(f"cannot resume from {checkpoint_path}: it was trained with {checkpoint['config']}, "
-                             f"but the flags ask for {config}")
+        saved = {**checkpoint["config"], "class_names": checkpoint["class_names"],
+                 **checkpoint.get("schedule", schedule)}
+        wanted = {**config, "class_names": class_names, **schedule}
+        if saved != wanted:
+            raise ValueError(f"cannot resume from {checkpoint_path}: it was trained with other settings: "
+                             f"{config_differences(saved, wanted)}")
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
+        if "scaler" in checkpoint:
+            scaler.load_state_dict(checkpoint["scaler"])
         set_rng_state(checkpoint["rng"])
         start_epoch, results = checkpoint["epoch"] + 1, checkpoint["results"]
         if is_main:
             print(f"[INFO] Resuming from {checkpoint_path} after epoch {start_epoch}")
+
+    if is_main and output_dir.is_dir():
+        remove_stale_temp_files(output_dir)
 
     train_model = model
     if args.compile:
@@ -181,9 +247,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not is_main:
             return
         checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "scheduler": scheduler.state_dict(), "epoch": epoch, "rng": rng_state(),
-                      "results": results, "config": config, "class_names": class_names,
-                      "args": {k: str(v) for k, v in vars(args).items()}}
+                      "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
+                      "rng": rng_state(), "schedule": schedule, "results": results, "config": config,
+                      "class_names": class_names, "args": {k: str(v) for k, v in vars(args).items()}}
         utils.save_checkpoint(checkpoint, checkpoint_path)
         summary = {**results, "final_test_acc": results["test_acc"][-1], "epochs_done": epoch + 1,
                    "class_names": class_names, "config": config}
@@ -192,13 +258,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = engine.train(train_model, train_dl, test_dl, optimizer, loss_fn, args.epochs, device,
                            scheduler=scheduler, grad_clip=args.grad_clip or None, amp=args.amp,
                            start_epoch=start_epoch, results=results, on_epoch_end=save,
-                           progress=False if args.quiet else None, verbose=is_main)
+                           progress=False if args.quiet else None, verbose=is_main, scaler=scaler)
     elapsed = time.perf_counter() - start
     if is_main:
+        import matplotlib.pyplot as plt
+
         from course_utils.helper_functions import plot_loss_curves
 
         fig = plot_loss_curves(results)
-        utils.atomic_write(output_dir / "loss_curves.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+        try:
+            utils.atomic_write(output_dir / CURVES, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+        finally:
+            plt.close(fig)  # not left open in pyplot (a notebook would draw it again; repeated runs leak)
+        if args.export is not None:
+            export_checkpoint(model, config, class_names, results["test_acc"][-1], args.export)
         print(f"[INFO] final test accuracy {results['test_acc'][-1]:.4f} after {elapsed:.1f} s "
               f"(data generation included); wrote {output_dir}")
     if world_size > 1:

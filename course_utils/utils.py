@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,18 +39,26 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it over ``path``.
 
     A crash mid-write leaves the old file (or nothing), never half a file: the rename is atomic on POSIX
-    and Windows when source and target are on the same filesystem.
+    and Windows when source and target are on the same filesystem. If ``write`` raises, the folders this
+    call created for ``path`` are removed again.
     """
     path = Path(path)
+    created = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # Not tempfile.mkstemp: its files are private (0600), and the rename would keep that mode. This
+    # one gets the permissions any new file gets (the umask's).
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        for folder in created:  # innermost first; stop at one that something else has filled meanwhile
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
     return path
 
