@@ -159,7 +159,7 @@ def _zip_slip_check(archive: zipfile.ZipFile, into: Path) -> None:
                              f"it would be written outside {into}")
 
 
-def _fetch(url: str, to_file: Path) -> str:
+def fetch_url(url: str, to_file: Path) -> str:
     """Stream ``url`` into ``to_file``; return the response's Content-Type. Errors name the URL."""
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(to_file, "wb") as f:
@@ -205,7 +205,7 @@ def download_data(source: str, destination: str, remove_source: bool = True,
     extract_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
         print(f"[INFO] Downloading {url} ...")
-        content_type = _fetch(url, zip_path)
+        content_type = fetch_url(url, zip_path)
         try:
             with zipfile.ZipFile(zip_path) as archive:
                 _zip_slip_check(archive, extract_dir)  # check every member before writing any

@@ -1,10 +1,7 @@
 """Tests for course_utils.helper_functions. download_data runs against a local HTTP server (no internet)."""
 
-import functools
 import socket
-import threading
 import zipfile
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import matplotlib
@@ -41,28 +38,6 @@ def all_files(folder: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------- download_data
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # keep the server from printing every request
-        pass
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    """Serve ``tmp_path/served`` over HTTP on a free port; yields (folder, base URL)."""
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")  # a proxy from the environment must not interfere
-    root = tmp_path / "served"
-    root.mkdir()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def make_zip(path: Path, members: dict[str, str]) -> Path:
