@@ -192,3 +192,157 @@ def plot_attention_heads(image: torch.Tensor, attention: torch.Tensor, patch_siz
         ax.set_title(f"head {head}", fontsize=9)
     fig.suptitle(f"attention of the {who} to each patch", fontsize=10)
     return fig
+
+
+# Figure 6 and Figure 7 of the paper (lesson 08); the numbers come from course_utils.interpret. -----------
+
+def plot_embedding_filters(components: torch.Tensor, ncols: int = 7, panel_size: float = 0.9) -> Figure:
+    """Figure 7 (left): principal components of the patch-embedding filters, one small image each.
+
+    A component has no natural range (its values are signed and it has unit length), so each one is
+    stretched on its own to [0, 1]: its smallest entry becomes 0 (black) and its largest 1. RGB components
+    are drawn in colour, single-channel ones in grey. Panels are numbered 1..k in order of explained variance.
+
+    Args:
+        components: (k, C, P, P) with C = 1 or 3, e.g. from ``interpret.embedding_filter_components``.
+        ncols: panels per row (the paper draws 28 components in 4 rows of 7).
+        panel_size: side of each panel in inches.
+
+    Returns:
+        A Figure with k axes; axes[i] shows component i rescaled to [0, 1], a (P, P, C) array ((P, P) for
+        C = 1).
+    """
+    comps = torch.as_tensor(components).detach().cpu().float()
+    if comps.ndim != 4 or comps.shape[1] not in (1, 3):
+        raise ValueError(f"expected components of shape (k, C, P, P) with C = 1 or 3, got shape "
+                         f"{tuple(comps.shape)}")
+    low = comps.amin(dim=(1, 2, 3), keepdim=True)
+    high = comps.amax(dim=(1, 2, 3), keepdim=True)
+    scaled = (comps - low) / (high - low).clamp_min(1e-12)
+    fig, axes = _panel_grid(len(scaled), ncols, panel_size)
+    for index, (ax, component) in enumerate(zip(axes, scaled, strict=True)):
+        _show(ax, component, interpolation="nearest")
+        ax.set_title(str(index + 1), fontsize=7, pad=1)
+    fig.suptitle(f"RGB embedding filters (first {len(scaled)} principal components)", fontsize=10)
+    return fig
+
+
+def plot_position_similarity(similarity: torch.Tensor, panel_size: float = 0.8,
+                             cmap: str = "viridis") -> Figure:
+    """Figure 7 (centre): for every patch, the cosine similarity of its position embedding to all others.
+
+    The figure is a grid x grid arrangement of tiles: the tile at row r, column c is a small grid x grid map
+    of how similar patch (r, c)'s position embedding is to each patch's. All tiles share one colour scale,
+    from -1 to 1, shown by the colour bar.
+
+    Args:
+        similarity: (grid, grid, grid, grid), e.g. from ``interpret.position_embedding_similarity``.
+        panel_size: side of each tile in inches.
+        cmap: matplotlib colormap.
+
+    Returns:
+        A Figure with grid * grid tile axes (row by row) plus one colour-bar axes, last; tile axes[r * grid + c]
+        shows similarity[r, c], a (grid, grid) array.
+    """
+    sim = torch.as_tensor(similarity).detach().cpu().float()
+    if sim.ndim != 4 or len(set(sim.shape)) != 1:
+        raise ValueError(f"expected a similarity tensor of shape (grid, grid, grid, grid), got shape "
+                         f"{tuple(sim.shape)} (from interpret.position_embedding_similarity)")
+    grid = sim.shape[0]
+    fig, axes = plt.subplots(grid, grid, figsize=(panel_size * grid + 1.0, panel_size * grid + 0.4),
+                             squeeze=False, gridspec_kw=dict(wspace=0.08, hspace=0.08))
+    for r in range(grid):
+        for c in range(grid):
+            ax = axes[r, c]
+            image = ax.imshow(sim[r, c].numpy(), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(str(c + 1), fontsize=8, pad=2)
+            if c == 0:
+                ax.set_ylabel(str(r + 1), fontsize=8, rotation=0, ha="right", va="center")
+    colorbar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
+    colorbar.set_label("Cosine similarity")
+    fig.supxlabel("Input patch column", fontsize=9)
+    fig.supylabel("Input patch row", fontsize=9)
+    fig.suptitle("Position embedding similarity", fontsize=10)
+    return fig
+
+
+def plot_mean_attention_distance(distances: torch.Tensor, reference: float | None = None,
+                                 figsize: tuple[float, float] = (5, 3.5)) -> Figure:
+    """Figure 7 (right): mean attention distance against depth, one dot per head and layer.
+
+    Args:
+        distances: (layers, heads) in pixels, e.g. from ``interpret.mean_attention_distance``.
+        reference: optional distance drawn as a dashed line, e.g. that of uniform attention (every patch
+            attended to equally), to compare the heads with.
+        figsize: size of the figure in inches.
+
+    Returns:
+        A Figure with one axes; its collections[h] holds head h's dots, at (layer, distance) with layers
+        numbered 1..L.
+    """
+    dist = torch.as_tensor(distances).detach().cpu().float()
+    if dist.ndim != 2:
+        raise ValueError(f"expected distances of shape (layers, heads), got shape {tuple(dist.shape)}")
+    layers, heads = dist.shape
+    fig, ax = plt.subplots(figsize=figsize)
+    depth = np.arange(1, layers + 1)
+    for head in range(heads):
+        ax.scatter(depth, dist[:, head].numpy(), s=18, label=f"head {head + 1}")
+    if reference is not None:
+        ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label="uniform attention")
+    ax.set_xticks(depth)
+    ax.set_ylim(bottom=0)
+    ax.set(xlabel="Network depth (layer)", ylabel="Mean attention distance (pixels)")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def plot_rollout_maps(images: torch.Tensor, heatmaps: torch.Tensor, titles: Sequence[str] | None = None,
+                      panel_size: float = 1.6, alpha: float = 0.6, cmap: str = "inferno") -> Figure:
+    """Figure 6: each image, its attention-rollout heatmap, and the heatmap laid over the image.
+
+    One column per image and three rows: the input, the heatmap alone, the overlay. A heatmap smaller than
+    the image (one value per patch) is stretched over the whole image.
+
+    Args:
+        images: (B, C, H, W) in [0, 1], C = 1 or 3.
+        heatmaps: (B, h, w), e.g. ``interpret.rollout_heatmaps(rollout, grid, image_size)``.
+        titles: optional B column titles (e.g. the predicted classes).
+        panel_size: side of each panel in inches.
+        alpha: opacity of the heatmap in the overlay.
+        cmap: matplotlib colormap of the heatmap.
+
+    Returns:
+        A Figure with 3 * B axes, row by row: axes[i] shows image i, axes[B + i] heatmap i (an (h, w) array),
+        axes[2B + i] image i (images[0]) under heatmap i (images[1]).
+    """
+    images = torch.as_tensor(images).detach().cpu()
+    maps = torch.as_tensor(heatmaps).detach().cpu().float()
+    if images.ndim != 4:
+        raise ValueError(f"expected a batch of images (B, C, H, W), got shape {tuple(images.shape)}")
+    if maps.ndim != 3 or maps.shape[0] != images.shape[0]:
+        raise ValueError(f"expected one (h, w) heatmap per image, shape ({images.shape[0]}, h, w), got "
+                         f"shape {tuple(maps.shape)}")
+    count = images.shape[0]
+    if titles is not None and len(titles) != count:
+        raise ValueError(f"got {len(titles)} titles for {count} images")
+    height, width = images.shape[-2:]
+    extent = (0, width, height, 0)
+    fig, axes = plt.subplots(3, count, figsize=(panel_size * count, panel_size * 3 + 0.3), squeeze=False)
+    for i in range(count):
+        image = _as_image(images[i])
+        _show(axes[0, i], image)
+        axes[1, i].imshow(maps[i].numpy(), cmap=cmap, vmin=0, vmax=1, extent=extent)
+        _show(axes[2, i], image, extent=extent)
+        axes[2, i].imshow(maps[i].numpy(), cmap=cmap, vmin=0, vmax=1, alpha=alpha, extent=extent)
+        if titles is not None:
+            axes[0, i].set_title(titles[i], fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for row, label in enumerate(["input", "rollout", "overlay"]):
+        axes[row, 0].set_ylabel(label, fontsize=9)
+    return fig

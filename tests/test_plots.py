@@ -10,7 +10,15 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from course_utils.plots import plot_attention_heads, plot_feature_maps, plot_patch_grid
+from course_utils.plots import (
+    plot_attention_heads,
+    plot_embedding_filters,
+    plot_feature_maps,
+    plot_mean_attention_distance,
+    plot_patch_grid,
+    plot_position_similarity,
+    plot_rollout_maps,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -174,3 +182,109 @@ def test_attention_heads_rejects_bad_shapes_and_patch_sizes():
         plot_attention_heads(image, random_attention(3, 17), 24)
     with pytest.raises(ValueError, match="query"):
         plot_attention_heads(image, random_attention(3, 17), 16, query=17)
+
+
+# plot_embedding_filters -----------------------------------------------------------------------------------
+
+def test_embedding_filters_draws_each_component_stretched_to_0_1():
+    components = torch.randn(28, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    fig = plot_embedding_filters(components)
+    assert len(fig.axes) == 28  # 4 rows of 7, as in the paper
+    for index in (0, 13, 27):
+        (array,) = drawn(fig.axes[index])
+        c = components[index]
+        expected = ((c - c.min()) / (c.max() - c.min())).permute(1, 2, 0).numpy()
+        assert array.shape == (8, 8, 3)
+        np.testing.assert_allclose(array, expected, rtol=1e-6, atol=1e-6)
+        assert array.min() == 0 and array.max() == pytest.approx(1)
+        assert fig.axes[index].get_title() == str(index + 1)
+
+
+def test_embedding_filters_single_channel_in_grey_and_bad_shapes():
+    fig = plot_embedding_filters(torch.randn(5, 1, 4, 4), ncols=3)
+    assert len(fig.axes) == 5
+    assert drawn(fig.axes[4])[0].shape == (4, 4)
+    assert fig.axes[0].get_images()[0].get_cmap().name == "gray"
+    with pytest.raises(ValueError, match=r"\(k, C, P, P\)"):
+        plot_embedding_filters(torch.randn(28, 192))
+
+
+# plot_position_similarity ---------------------------------------------------------------------------------
+
+def test_position_similarity_draws_one_tile_per_patch_and_a_colour_bar():
+    similarity = torch.rand(4, 4, 4, 4, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    fig = plot_position_similarity(similarity)
+    assert len(fig.axes) == 4 * 4 + 1  # 16 tiles + the colour bar
+    for r, c in [(0, 0), (1, 2), (3, 3)]:
+        ax = fig.axes[r * 4 + c]
+        (array,) = drawn(ax)
+        np.testing.assert_allclose(array, similarity[r, c].numpy())
+        assert ax.get_images()[0].get_clim() == (-1, 1)  # one shared scale
+    assert fig.axes[-1].get_ylabel() == "Cosine similarity"
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["1", "2", "3", "4"]
+    assert fig.axes[4].get_ylabel() == "2"
+
+
+def test_position_similarity_rejects_a_flat_matrix():
+    with pytest.raises(ValueError, match=r"\(grid, grid, grid, grid\)"):
+        plot_position_similarity(torch.rand(16, 16))
+
+
+# plot_mean_attention_distance -----------------------------------------------------------------------------
+
+def test_mean_attention_distance_draws_one_dot_per_head_and_layer():
+    distances = torch.tensor([[1.0, 5.0, 9.0], [2.0, 6.0, 10.0]])  # 2 layers, 3 heads
+    fig = plot_mean_attention_distance(distances, reference=7.5)
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert len(ax.collections) == 3  # one scatter per head
+    for head, collection in enumerate(ax.collections):
+        np.testing.assert_allclose(collection.get_offsets(), [[1, distances[0, head]], [2, distances[1, head]]])
+    (line,) = ax.get_lines()
+    assert list(line.get_ydata()) == [7.5, 7.5]
+    assert ax.get_xlabel() == "Network depth (layer)"
+    assert ax.get_ylim()[0] == 0
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["head 1", "head 2", "head 3",
+                                                                   "uniform attention"]
+
+
+def test_mean_attention_distance_without_reference_and_bad_shape():
+    fig = plot_mean_attention_distance(torch.rand(6, 3))
+    assert fig.axes[0].get_lines() == []
+    with pytest.raises(ValueError, match=r"\(layers, heads\)"):
+        plot_mean_attention_distance(torch.rand(6))
+
+
+# plot_rollout_maps ----------------------------------------------------------------------------------------
+
+def test_rollout_maps_draws_image_heatmap_and_overlay_per_image():
+    images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    heatmaps = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(5))
+    fig = plot_rollout_maps(images, heatmaps, titles=["a", "b", "c"])
+    assert len(fig.axes) == 9  # 3 rows (input, rollout, overlay) x 3 images
+    for i in range(3):
+        picture = images[i].permute(1, 2, 0).numpy()
+        np.testing.assert_allclose(drawn(fig.axes[i])[0], picture)
+        np.testing.assert_allclose(drawn(fig.axes[3 + i])[0], heatmaps[i].numpy())
+        background, overlay = drawn(fig.axes[6 + i])
+        np.testing.assert_allclose(background, picture)
+        np.testing.assert_allclose(overlay, heatmaps[i].numpy())
+        assert fig.axes[6 + i].get_images()[1].get_alpha() == 0.6
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
+    assert [fig.axes[k].get_ylabel() for k in (0, 3, 6)] == ["input", "rollout", "overlay"]
+
+
+def test_rollout_maps_stretches_a_patch_grid_over_the_image():
+    images = torch.rand(2, 3, 32, 32)
+    fig = plot_rollout_maps(images, torch.rand(2, 4, 4))
+    assert fig.axes[2].get_images()[0].get_extent() == [0, 32, 32, 0]
+    assert fig.axes[4].get_images()[1].get_extent() == [0, 32, 32, 0]
+
+
+def test_rollout_maps_rejects_mismatched_inputs():
+    with pytest.raises(ValueError, match=r"one \(h, w\) heatmap per image"):
+        plot_rollout_maps(torch.rand(2, 3, 32, 32), torch.rand(3, 4, 4))
+    with pytest.raises(ValueError, match="titles"):
+        plot_rollout_maps(torch.rand(2, 3, 32, 32), torch.rand(2, 4, 4), titles=["only one"])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        plot_rollout_maps(torch.rand(1, 3, 8, 8) * 3, torch.rand(1, 2, 2))
