@@ -100,6 +100,16 @@ def load_pretrained(model: ViT, path: Path) -> None:
     model.load_state_dict(state)
 
 
+def weight_decay_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(decayed, not decayed) parameters: weight matrices and conv kernels decay (as in timm); biases,
+    LayerNorm scales and the class/position embeddings do not."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        skip = param.ndim < 2 or name in ("class_embedding", "position_embedding")
+        (no_decay if skip else decay).append(param)
+    return decay, no_decay
+
+
 def export_checkpoint(model: ViT, config: dict[str, Any], class_names: list[str], test_acc: float,
                       path: Path) -> Path:
     """Write a small inference checkpoint: fp16 weights (half the size), config, class names, accuracy.
@@ -200,8 +210,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         load_pretrained(model, args.init_from)
     model.to(device)
 
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "embedding" in n]
+    decay, no_decay = weight_decay_groups(model)
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}],
                                   lr=args.lr, betas=(0.9, 0.999))

@@ -1,0 +1,593 @@
+"""Exercises of lesson 04, Equation 3: the MLP block and the encoder block (see ``course_utils.exercises``).
+
+q1 the MLP block as a function of its weights · q2 the pre-norm encoder block from its pieces · q3 parameters
+of one ViT-L block · q4 a post-norm block, for comparison
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.exercises import (
+    Mistake,
+    NumberQuestion,
+    Question,
+    Wrong,
+    expect_callable,
+    expect_class,
+    expect_close,
+    expect_tensor,
+    randn,
+)
+from course_utils.vit import MLPBlock, TransformerEncoderBlock
+
+LESSON = "04_mlp_and_encoder_block"
+TITLE = "Equation 3, the MLP and the encoder block"
+INTRO = """Four exercises on Eq 3 and the encoder block: the MLP block written from its weights alone, the
+pre-norm block assembled from its four pieces, the parameters of one ViT-Large block, and a post-norm block to
+compare with."""
+SETUP = """\
+import math  # for a GELU by hand: x / 2 * (1 + torch.erf(x / math.sqrt(2)))
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.exercises import lesson04 as ex
+from course_utils.vit import MLPBlock, TransformerEncoderBlock
+"""
+
+# Tolerances: the learner's code runs the same float32 operations as the references, so outputs agree to
+# round-off (about 1e-7), while every typical slip changes them by 1e-4 or more.
+_ATOL, _RTOL = 1e-6, 1e-5
+
+
+def _perturb_(module: nn.Module, seed: int) -> nn.Module:
+    """Give every parameter of ``module`` random values, in place: LayerNorms that are not the identity and
+    biases that are not zero, so that leaving any of them out shows. Returns the module in eval mode."""
+    with torch.no_grad():
+        for i, (name, parameter) in enumerate(module.named_parameters()):
+            noise = randn(*parameter.shape, seed=seed + i)
+            if "layer_norm.weight" in name:
+                parameter.copy_(1 + 0.3 * noise)
+            elif parameter.ndim == 1:
+                parameter.copy_(0.3 * noise)
+            else:
+                parameter.copy_(noise / math.sqrt(parameter.shape[1]))
+    return module.eval()
+
+
+def _perturbed_block(dim: int, heads: int, hidden: int, seed: int) -> TransformerEncoderBlock:
+    """A TransformerEncoderBlock in eval mode, without dropout, with random parameters (see ``_perturb_``)."""
+    block = TransformerEncoderBlock(dim, heads, hidden, mlp_dropout=0.0, attn_dropout=0.0)
+    _perturb_(block, seed)
+    return block
+
+
+def _explain_linear_error(error: Exception) -> str | None:
+    text = str(error)
+    if any(words in text for words in ("cannot be multiplied", "size mismatch", "must match the size",
+                                       "Expected size", "normalized_shape")):
+        return ("Check the shapes: nn.Linear stores its weight as (out_features, in_features), so a Linear "
+                "layer computes x @ W.T + b (or `F.linear(x, W, b)`); and LayerNorm normalises over the last "
+                "dimension, D.")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# q1: the MLP block from its weights
+# ---------------------------------------------------------------------------------------------------------
+
+_MLP_KEYS = ("layer_norm.weight", "layer_norm.bias", "mlp.0.weight", "mlp.0.bias", "mlp.3.weight", "mlp.3.bias")
+
+
+def _mlp(x: torch.Tensor, p: dict[str, torch.Tensor], *, eps: float = 1e-6, layer_norm: bool = True,
+         affine: bool = True, act: Callable[[torch.Tensor], torch.Tensor] = F.gelu, act_last: bool = False,
+         bias: bool = True) -> torch.Tensor:
+    """MLP(LN(x)) and its typical variants, for the diagnoses."""
+    if layer_norm:
+        x = F.layer_norm(x, x.shape[-1:], p["layer_norm.weight"] if affine else None,
+                         p["layer_norm.bias"] if affine else None, eps=eps)
+    x = act(F.linear(x, p["mlp.0.weight"], p["mlp.0.bias"] if bias else None))
+    x = F.linear(x, p["mlp.3.weight"], p["mlp.3.bias"] if bias else None)
+    return act(x) if act_last else x
+
+
+class MLPFunction(Question):
+    name = "q1"
+    title = "The MLP block from its weights alone"
+    answer_name = "mlp_block"
+    prompt = """\
+The lesson built Eq 3's $\\mathrm{MLP}(\\mathrm{LN}(\\cdot))$ out of modules. Now write it as a plain function
+of its weights, the way a checkpoint stores it: `mlp_block(x, params)`, where
+
+- `x` is a batch of tokens, shape $(B, N, D)$;
+- `params` is a dict with the keys of `MLPBlock().state_dict()`: `"layer_norm.weight"` and
+  `"layer_norm.bias"` ($\\gamma$, $\\beta$, shape $(D,)$), `"mlp.0.weight"` and `"mlp.0.bias"` (the first
+  layer, $D \\to$ MLP size) and `"mlp.3.weight"` and `"mlp.3.bias"` (the second, back to $D$), with
+  `nn.Linear`'s shapes;
+- it returns $\\mathrm{MLP}(\\mathrm{LN}(\\mathbf{x}))$, shape $(B, N, D)$: **no residual** (the block adds it),
+  and no dropout (we are at inference).
+
+Use `torch.nn.functional` (`F.layer_norm`, `F.linear`, `F.gelu`) or plain tensor operations, and match
+`course_utils.vit.MLPBlock` in every numerical detail: the checker loads the same `params` into an `MLPBlock`
+and compares. Some of its tokens are small, and there the details of LayerNorm show."""
+    stub = '''\
+def mlp_block(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """MLP(LN(x)) of Eq 3 (no residual, no dropout), from the tensors of MLPBlock().state_dict()."""
+    raise NotImplementedError  # replace this line with your code
+'''
+    _solution = '''\
+def mlp_block(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """MLP(LN(x)) of Eq 3 (no residual, no dropout), from the tensors of MLPBlock().state_dict()."""
+    D = x.shape[-1]
+    x = F.layer_norm(x, (D,), params["layer_norm.weight"], params["layer_norm.bias"], eps=1e-6)  # not 1e-5
+    x = F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"])  # x @ W1.T + b1: D -> MLP size
+    x = F.gelu(x)  # the exact (erf) GELU
+    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])  # back to D
+'''
+    _hint = (
+        "Four steps, in the order of MLPBlock's forward: LayerNorm (with its scale and shift), the first "
+        "Linear layer, GELU, the second Linear layer. Then compare every argument with the modules the "
+        "lesson used: which eps, which GELU?",
+        "`F.layer_norm`'s default eps is PyTorch's 1e-5, but ViT's LayerNorms use "
+        "`course_utils.vit.LAYER_NORM_EPS`. `F.gelu`'s default is the exact GELU, which is the one ViT uses.",
+    )
+    why = ("Numerical details such as eps and the GELU variant are why pretrained weights reproduce their logits "
+           "only in a model that copies them exactly.")
+    mistakes = (
+        Mistake('''
+def mlp_block(x, params):
+    x = F.layer_norm(x, x.shape[-1:], params["layer_norm.weight"], params["layer_norm.bias"], eps=1e-6)
+    x = F.relu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]))  # ReLU
+    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
+''', expect="ReLU"),
+        Mistake('''
+def mlp_block(x, params):
+    x = F.layer_norm(x, x.shape[-1:], params["layer_norm.weight"], params["layer_norm.bias"], eps=1e-6)
+    x = F.gelu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]), approximate="tanh")
+    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
+''', expect="tanh approximation"),
+        Mistake('''
+def mlp_block(x, params):
+    x = F.layer_norm(x, x.shape[-1:], params["layer_norm.weight"], params["layer_norm.bias"])  # eps 1e-5
+    x = F.gelu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]))
+    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
+''', expect="eps"),
+        Mistake('''
+def mlp_block(x, params):
+    x = F.gelu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]))  # no LayerNorm
+    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
+''', expect="without its LayerNorm"),
+        Mistake('''
+def mlp_block(x, params):
+    x = F.layer_norm(x, x.shape[-1:], eps=1e-6)  # gamma and beta left out
+    x = F.gelu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]))
+    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
+''', expect="scale and shift"),
+        Mistake('''
+def mlp_block(x, params):
+    x = F.layer_norm(x, x.shape[-1:], params["layer_norm.weight"], params["layer_norm.bias"], eps=1e-6)
+    x = x @ params["mlp.0.weight"] + params["mlp.0.bias"]  # weight not transposed
+    return F.gelu(x) @ params["mlp.3.weight"] + params["mlp.3.bias"]
+''', expect="(out_features, in_features)"),
+    )
+
+    def _explain_error(self, error: Exception) -> str | None:
+        if isinstance(error, KeyError):
+            return f"`params` has exactly these keys: {', '.join(_MLP_KEYS)}."
+        return _explain_linear_error(error)
+
+    def _check(self, mlp_block: Any) -> None:
+        expect_callable(mlp_block, self.answer_name)
+        # Small tokens first (there eps matters), then ViT-B size with ordinary tokens.
+        for seed, (dim, hidden, scale) in enumerate([(8, 32, 0.01), (768, 3072, 1.0)]):
+            block = _perturb_(MLPBlock(dim, hidden, dropout=0.0), seed=100 * seed)
+            x = scale * randn(2, 5, dim, seed=seed) + scale * 0.5
+            with torch.no_grad():
+                self._check_case(mlp_block, block, x)
+
+    @staticmethod
+    def _check_case(mlp_block: Any, block: nn.Module, x: torch.Tensor) -> None:
+        params = {key: value.detach().clone() for key, value in block.state_dict().items()}
+        out = expect_tensor(mlp_block(x.clone(), {k: v.clone() for k, v in params.items()}), "`mlp_block` returned")
+        hidden = params["mlp.0.weight"].shape[0]
+        about = f"for x of shape {tuple(x.shape)} and an MLP size of {hidden}"
+        if out.shape != x.shape:
+            extra = (" That's the width of the hidden layer: the second Linear layer brings every token "
+                     "back to width D." if out.shape[-1] == hidden else "")
+            raise Wrong(f"`mlp_block` returned shape {tuple(out.shape)} {about}; the MLP block keeps the "
+                        f"shape of its input, (B, N, D).{extra}")
+        p = params
+        expect_close(
+            out, block(x), atol=_ATOL, rtol=_RTOL,
+            mistakes=[
+                (lambda: _mlp(x, p, act=F.relu),
+                 "Your MLP uses ReLU. ViT's MLP has \"two layers with a GELU non-linearity\" (§3.1)."),
+                (lambda: _mlp(x, p, act=lambda t: F.gelu(t, approximate="tanh")),
+                 "Your GELU is the tanh approximation. ViT (like torchvision and timm) uses the exact "
+                 "GELU, x·Φ(x) with the erf: the default of `F.gelu` and `nn.GELU()`."),
+                (lambda: _mlp(x, p, eps=1e-5),
+                 "Your LayerNorm uses eps = 1e-5, PyTorch's default (also `F.layer_norm`'s). ViT's "
+                 "LayerNorms use a smaller eps: see `course_utils.vit.LAYER_NORM_EPS`. On tokens of "
+                 "small magnitude, like some of the checker's, the difference shows."),
+                (lambda: _mlp(x, p, layer_norm=False),
+                 "Your output matches the MLP without its LayerNorm: Eq 3 normalises the tokens first, "
+                 "MLP(LN(z'))."),
+                (lambda: _mlp(x, p, affine=False),
+                 "Your LayerNorm normalises, but leaves out its learnable scale and shift, "
+                 "params[\"layer_norm.weight\"] (γ) and params[\"layer_norm.bias\"] (β)."),
+                (lambda: _mlp(x, p, affine=False, eps=1e-5),
+                 "Your LayerNorm leaves out its learnable scale and shift (γ, β). Check its eps too."),
+                (lambda: _mlp(x, p, act=lambda t: t),
+                 "Your MLP has no non-linearity: put a GELU between the two Linear layers. Without it "
+                 "the two layers collapse into a single linear map."),
+                (lambda: _mlp(x, p, act_last=True),
+                 "Your MLP applies GELU after the second Linear layer too. There is one GELU, between "
+                 "the two layers; the block's output goes straight into the residual sum."),
+                (lambda: _mlp(x, p) + x,
+                 "Your output includes the residual, + x. `mlp_block` is MLP(LN(x)) alone, like "
+                 "`MLPBlock`: the encoder block adds the residual around it."),
+                (lambda: _mlp(x, p, bias=False),
+                 "Your Linear layers leave out their biases, params[\"mlp.0.bias\"] and "
+                 "params[\"mlp.3.bias\"]."),
+            ],
+            otherwise="Your output has the right shape, but not the values of MLPBlock. Go step by step: "
+                      "LayerNorm (γ, β, eps), Linear, GELU, Linear, and compare each step with the "
+                      "lesson's `MLPBlockByHand`.",
+        )
+
+q1 = MLPFunction()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# q2: the pre-norm encoder block
+# ---------------------------------------------------------------------------------------------------------
+
+_POST_NORM_WHY = (
+    "ViT is pre-norm: x + Sublayer(LN(x)). Post-norm puts the LayerNorm on the residual path, so the signal "
+    "and the gradients of the lowest layers pass through every LayerNorm above them; deep post-norm stacks "
+    "train less stably and need a careful warmup (Xiong et al., 2020)."
+)
+
+
+def _pieces(block: TransformerEncoderBlock) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
+    """(ln1, msa, ln2, mlp): the four pieces of an encoder block."""
+    return (block.msa_block.layer_norm, block.msa_block.multihead_attn, block.mlp_block.layer_norm,
+            block.mlp_block.mlp)
+
+
+def _post_norm(z: torch.Tensor, ln1: nn.Module, msa: nn.Module, ln2: nn.Module, mlp: nn.Module) -> torch.Tensor:
+    z = ln1(z + msa(z))
+    return ln2(z + mlp(z))
+
+
+class PreNormBlock(Question):
+    name = "q2"
+    title = "The encoder block from its four pieces"
+    answer_name = "encoder_block"
+    prompt = """\
+Write one encoder layer, Eq 2 then Eq 3, as a function `encoder_block(z, ln1, msa, ln2, mlp)` of its four
+pieces:
+
+$$\\mathbf{z}' = \\mathrm{MSA}(\\mathrm{LN}_1(\\mathbf{z})) + \\mathbf{z} \\qquad (2) \\qquad\\qquad
+\\mathbf{z}_\\text{next} = \\mathrm{MLP}(\\mathrm{LN}_2(\\mathbf{z}')) + \\mathbf{z}' \\qquad (3)$$
+
+- `z`: the tokens, shape $(B, N, D)$;
+- `ln1`, `ln2`: the two `nn.LayerNorm`s (`block.msa_block.layer_norm` and `block.mlp_block.layer_norm` of a
+  `TransformerEncoderBlock`);
+- `msa`: multi-head self-attention **without** its LayerNorm (`block.msa_block.multihead_attn`);
+- `mlp`: Linear → GELU → Linear **without** its LayerNorm (`block.mlp_block.mlp`).
+
+Each is a module: call it on a tensor. The checker takes the pieces of a `TransformerEncoderBlock` with random
+weights and compares your output with the block's.
+
+*Why this arrangement?* ViT is **pre-norm**: each LayerNorm sees only its sub-layer's input, and the path from
+$\\mathbf{z}_0$ to $\\mathbf{z}_L$ is a plain sum of the sub-layers' outputs. The original Transformer is
+**post-norm**, $\\mathrm{LN}(\\mathbf{z} + \\mathrm{Sublayer}(\\mathbf{z}))$: a LayerNorm sits on the residual path
+itself, so the signal and the gradients of the lowest layers pass through every LayerNorm above them. Deep
+post-norm stacks therefore train less stably and need a careful learning-rate warmup (Xiong et al., 2020);
+pre-norm stacks train well without it."""
+    stub = '''\
+def encoder_block(z: torch.Tensor, ln1: nn.Module, msa: nn.Module, ln2: nn.Module, mlp: nn.Module) -> torch.Tensor:
+    """Eq 2 then Eq 3: one pre-norm encoder layer, (B, N, D) -> (B, N, D)."""
+    raise NotImplementedError  # replace this line with your code
+'''
+    _solution = '''\
+def encoder_block(z: torch.Tensor, ln1: nn.Module, msa: nn.Module, ln2: nn.Module, mlp: nn.Module) -> torch.Tensor:
+    """Eq 2 then Eq 3: one pre-norm encoder layer, (B, N, D) -> (B, N, D)."""
+    z = msa(ln1(z)) + z  # Eq 2: z' = MSA(LN(z)) + z
+    return mlp(ln2(z)) + z  # Eq 3: MLP(LN(z')) + z'
+'''
+    _hint = (
+        "Two lines, one per equation. In each, the LayerNorm is applied to the input of the sub-layer, and the "
+        "residual adds that same input, un-normalised, to the sub-layer's output.",
+        "The input of Eq 3 is z', the output of Eq 2, not the original z.",
+    )
+    why = ("This is TransformerEncoderBlock.forward, and nn.TransformerEncoderLayer with norm_first=True: "
+           "the residual path from z_0 to z_L is a plain sum.")
+    mistakes = (
+        Mistake('''
+def encoder_block(z, ln1, msa, ln2, mlp):
+    z = ln1(z + msa(z))  # post-norm: LayerNorm after the residual add
+    return ln2(z + mlp(z))
+''', expect="post-norm"),
+        Mistake('''
+def encoder_block(z, ln1, msa, ln2, mlp):
+    z = msa(ln1(z))  # no residual
+    return mlp(ln2(z))
+''', expect="residual"),
+        Mistake('''
+def encoder_block(z, ln1, msa, ln2, mlp):
+    z = ln1(z)
+    z = msa(z) + z  # the residual adds the normalised tokens
+    z = ln2(z)
+    return mlp(z) + z
+''', expect="normalised"),
+        Mistake('''
+def encoder_block(z, ln1, msa, ln2, mlp):
+    return z + msa(ln1(z)) + mlp(ln2(z))  # both sub-layers read z
+''', expect="z'"),
+    )
+
+    def _explain_error(self, error: Exception) -> str | None:
+        if isinstance(error, TypeError) and "argument" in str(error):
+            return "Keep the stub's signature: encoder_block(z, ln1, msa, ln2, mlp), and call each piece on a tensor."
+        return None
+
+    def _check(self, encoder_block: Any) -> None:
+        expect_callable(encoder_block, self.answer_name)
+        for seed, (batch, tokens, dim, heads, hidden) in enumerate([(2, 5, 16, 4, 64), (1, 7, 24, 3, 48)]):
+            block = _perturbed_block(dim, heads, hidden, seed=200 + 100 * seed)
+            z = 2 * randn(batch, tokens, dim, seed=seed) + 1
+            with torch.no_grad():
+                self._check_case(encoder_block, block, z)
+
+    @staticmethod
+    def _check_case(encoder_block: Any, block: TransformerEncoderBlock, z: torch.Tensor) -> None:
+        ln1, msa, ln2, mlp = _pieces(block)
+        out = expect_tensor(encoder_block(z.clone(), ln1, msa, ln2, mlp), "`encoder_block` returned")
+        if out.shape != z.shape:
+            raise Wrong(f"`encoder_block` returned shape {tuple(out.shape)} for z of shape "
+                        f"{tuple(z.shape)}; an encoder layer keeps the shape of its input, (B, N, D), so "
+                        f"that L of them can be stacked.")
+        z1 = msa(ln1(z)) + z
+        expect_close(
+            out, block(z), atol=_ATOL, rtol=_RTOL,
+            mistakes=[
+                (lambda: _post_norm(z, ln1, msa, ln2, mlp),
+                 f"Your block is post-norm: the LayerNorm comes after the residual add, "
+                 f"LN(z + Sublayer(z)), as in the original Transformer. {_POST_NORM_WHY}"),
+                (lambda: mlp(ln2(msa(ln1(z)))),
+                 "Your block has no residual connections: Eq 2 and Eq 3 each add their input back to "
+                 "the sub-layer's output (the \"+ z\")."),
+                (lambda: mlp(ln2(msa(ln1(z)) + z)),
+                 "Eq 2 is right, but Eq 3 has no residual connection: add z' back to the MLP's output."),
+                (lambda: mlp(ln2(msa(ln1(z)))) + msa(ln1(z)),
+                 "Eq 3 is right, but Eq 2 has no residual connection: add z back to the MSA's output."),
+                (lambda: (lambda a: (lambda b: mlp(b) + b)(ln2(a)))(msa(ln1(z)) + ln1(z)),
+                 "Your residuals add the normalised tokens, LN(z) + MSA(LN(z)). The residual adds the "
+                 "sub-layer's input itself, un-normalised: z + MSA(LN(z)). The LayerNorm is applied "
+                 "only inside the branch."),
+                (lambda: z + msa(ln1(z)) + mlp(ln2(z)),
+                 "Your MLP reads z, the input of the layer. In Eq 3 it reads z', the output of Eq 2: "
+                 "the two sub-layers run one after the other, not side by side."),
+                (lambda: mlp(ln1(z1)) + z1,
+                 "Your block uses ln1 for both sub-layers. Eq 3 has a LayerNorm of its own, ln2, with "
+                 "its own learned scale and shift."),
+                (lambda: (lambda a: msa(ln1(a)) + a)(mlp(ln2(z)) + z),
+                 "Your block runs the MLP first. Eq 2 (attention) comes first, then Eq 3 (the MLP)."),
+                (lambda: (lambda a: mlp(a) + a)(msa(z) + z),
+                 "Your block leaves out both LayerNorms: each sub-layer gets LN of its input, "
+                 "MSA(LN(z)) and MLP(LN(z'))."),
+            ],
+            otherwise="Your output has the right shape, but not the values of Eq 2 then Eq 3. Write one "
+                      "line per equation, each of the form x + Sublayer(LN(x)).",
+        )
+
+
+q2 = PreNormBlock()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# q3: parameters of one ViT-L block
+# ---------------------------------------------------------------------------------------------------------
+
+class ViTLBlockParams(NumberQuestion):
+    name = "q3"
+    title = "Parameters of one ViT-Large block"
+    answer_name = "vit_l_block_params"
+    prompt = """\
+The lesson counted one ViT-Base block by hand. Now do ViT-Large (Table 1): $D = 1024$, MLP size 4096, 16 heads.
+How many learnable parameters does one `TransformerEncoderBlock(1024, 16, 4096)` have: both LayerNorms,
+$U_{qkv}$, $U_{msa}$ and the two layers of the MLP, with all their biases?
+
+Work it out by hand (a Python expression is fine) and store it in `vit_l_block_params`. You can verify it
+afterwards with `sum(p.numel() for p in TransformerEncoderBlock(1024, 16, 4096).parameters())`."""
+    stub = "vit_l_block_params = ...  # a number\n"
+    _solution = '''\
+D, MLP_SIZE = 1024, 4096
+vit_l_block_params = (
+    2 * (D + D)  # two LayerNorms, each a scale and a shift
+    + (D * 3 * D + 3 * D) + (D * D + D)  # U_qkv and U_msa, with their biases
+    + (D * MLP_SIZE + MLP_SIZE) + (MLP_SIZE * D + D)  # the MLP's two layers
+)  # = 12 D^2 + 13 D, since MLP_SIZE = 4 D
+'''
+    _hint = ("List the six layers of the block (lesson 04, §6) and count each one's weights and biases. With an "
+             "MLP 4× as wide as D, the total has the form a·D² + b·D.")
+    why = "ViT-L stacks 24 of these: the encoder holds almost all of its 304M parameters."
+    expected = 12_596_224
+    diagnoses = {
+        12_582_912: "You counted the weight matrices only. Each Linear layer also has a bias, and each of the "
+                    "two LayerNorms has a learnable scale and shift.",
+        12_587_008: "Each Linear layer also has a bias: one per output feature.",
+        12_592_128: "The block has two LayerNorms, each with learnable parameters: a scale and a shift of D each.",
+        12_594_176: "The block has two LayerNorms, and each has two learnable vectors of D: a scale γ and a shift β.",
+        8_400_896: "The MLP has two layers: D → 4096 and 4096 → D, each with weights and biases.",
+        8_397_824: "The MLP has two layers: D → 4096 and 4096 → D, each with weights and biases.",
+        4_200_448: "That's Eq 2's MSA block (lesson 03). A whole block also has Eq 3's MLP block.",
+        8_395_904: "That's Eq 3's MLP block. A whole block also has Eq 2's MSA block.",
+        7_087_872: "That's a ViT-Base block (D = 768, MLP 3072). ViT-Large is wider.",
+        6_301_696: "The MLP's hidden layer is 4096 = 4·D wide, not D.",
+        10_497_024: "U_qkv maps every token to q, k and v at once: D → 3D.",
+        302_309_376: "That's all 24 blocks of ViT-L's encoder; the question asks for one block.",
+    }
+    otherwise = ("List the block's layers (`print(TransformerEncoderBlock(1024, 16, 4096))` shows them) and count "
+                 "each one's weights and biases. The number of heads changes nothing.")
+    mistakes = (
+        Mistake("vit_l_block_params = 12 * 1024**2", expect="weight matrices only"),
+        Mistake("vit_l_block_params = 12 * 1024**2 + 9 * 1024", expect="two LayerNorms"),
+        Mistake("vit_l_block_params = 12 * 768**2 + 13 * 768", expect="ViT-Base"),
+        Mistake("vit_l_block_params = 4 * 1024**2 + 6 * 1024 + 2 * 1024 + 1024 * 4096 + 4096", expect="two layers"),
+    )
+
+
+q3 = ViTLBlockParams()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# q4: a post-norm block
+# ---------------------------------------------------------------------------------------------------------
+
+class PostNorm(Question):
+    name = "q4"
+    title = "A post-norm block, for comparison"
+    answer_name = "PostNormBlock"
+    prompt = """\
+Now the original Transformer's arrangement (Vaswani et al., 2017), **post-norm**: each sub-layer is applied to
+the raw tokens, and the LayerNorm comes **after** the residual add:
+
+$$\\mathbf{z}' = \\mathrm{LN}_1(\\mathbf{z} + \\mathrm{MSA}(\\mathbf{z})), \\qquad
+\\mathbf{z}_\\text{next} = \\mathrm{LN}_2(\\mathbf{z}' + \\mathrm{MLP}(\\mathbf{z}')).$$
+
+Write `PostNormBlock` as a subclass of `TransformerEncoderBlock` that overrides only `forward`. It then has
+exactly the same layers and parameter names, so any ViT block's weights load into it: the same weights, a
+different function. Inside `forward`, the four pieces are `self.msa_block.layer_norm`,
+`self.msa_block.multihead_attn` (attention without its LayerNorm), `self.mlp_block.layer_norm` and
+`self.mlp_block.mlp` (the MLP without its LayerNorm).
+
+The checker loads random weights into your block, checks that it computes post-norm and that it indeed differs
+from the pre-norm block with the same weights."""
+    stub = '''\
+class PostNormBlock(TransformerEncoderBlock):
+    """The same layers as TransformerEncoderBlock, arranged post-norm: LN(x + Sublayer(x))."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError  # replace this line with your code
+'''
+    _solution = '''\
+class PostNormBlock(TransformerEncoderBlock):
+    """The same layers as TransformerEncoderBlock, arranged post-norm: LN(x + Sublayer(x))."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.msa_block.layer_norm(x + self.msa_block.multihead_attn(x))  # LN after the residual add
+        return self.mlp_block.layer_norm(x + self.mlp_block.mlp(x))
+'''
+    _hint = (
+        "Each line has the form LN(x + Sublayer(x)): the sub-layer reads the raw x, the residual adds x, and "
+        "the LayerNorm normalises the sum.",
+        "Don't call `self.msa_block(x)` or `self.mlp_block(x)`: they apply their LayerNorm first (pre-norm). "
+        "Call their pieces, `self.msa_block.multihead_attn` and `self.mlp_block.mlp`, instead.",
+    )
+    why = ("This is nn.TransformerEncoderLayer with norm_first=False. Every output token is re-normalised, so "
+           "post-norm needs no final LN before the head, while pre-norm (ViT) adds one in Eq 4.")
+    mistakes = (
+        Mistake('''
+class PostNormBlock(TransformerEncoderBlock):
+    def forward(self, x):
+        x = self.msa_block(x) + x  # still pre-norm
+        return self.mlp_block(x) + x
+''', expect="pre-norm"),
+        Mistake('''
+class PostNormBlock(TransformerEncoderBlock):
+    def forward(self, x):
+        x = x + self.msa_block.layer_norm(self.msa_block.multihead_attn(x))  # normalises the branch only
+        return x + self.mlp_block.layer_norm(self.mlp_block.mlp(x))
+''', expect="normalises the sum"),
+        Mistake('''
+class PostNormBlock(TransformerEncoderBlock):
+    def forward(self, x):
+        x = self.msa_block.layer_norm(x + self.msa_block(x))  # LN before the sub-layer too
+        return self.mlp_block.layer_norm(x + self.mlp_block(x))
+''', expect="twice"),
+        Mistake('''
+class PostNormBlock(nn.Module):
+    def __init__(self, embedding_dim=768, num_heads=12, mlp_size=3072, mlp_dropout=0.1, attn_dropout=0.0):
+        super().__init__()
+        self.block = TransformerEncoderBlock(embedding_dim, num_heads, mlp_size, mlp_dropout, attn_dropout)
+
+    def forward(self, x):
+        return self.block(x)
+''', expect="subclass of `TransformerEncoderBlock`"),
+    )
+
+    def _explain_error(self, error: Exception) -> str | None:
+        if isinstance(error, TypeError) and "argument" in str(error):
+            return ("Override `forward(self, x)` only; keep TransformerEncoderBlock's constructor, so that "
+                    "PostNormBlock(embedding_dim, num_heads, mlp_size, mlp_dropout) works.")
+        return None
+
+    def _check(self, PostNormBlock: Any) -> None:
+        expect_class(PostNormBlock, self.answer_name)
+        if not issubclass(PostNormBlock, TransformerEncoderBlock):
+            raise Wrong("`PostNormBlock` should be a subclass of `TransformerEncoderBlock` (as in the stub), so "
+                        "that it has the same layers and parameter names and a ViT block's weights load into it.")
+        for seed, (batch, tokens, dim, heads, hidden) in enumerate([(2, 5, 16, 4, 64), (1, 6, 12, 2, 24)]):
+            reference = _perturbed_block(dim, heads, hidden, seed=400 + 100 * seed)
+            block = PostNormBlock(dim, heads, hidden, mlp_dropout=0.0)
+            try:
+                block.load_state_dict(reference.state_dict())
+            except RuntimeError:
+                raise Wrong("The weights of a TransformerEncoderBlock don't load into your `PostNormBlock`: keep "
+                            "the parent's layers (override `forward` only, don't add or replace layers in "
+                            "`__init__`).") from None
+            z = 2 * randn(batch, tokens, dim, seed=seed) + 1
+            with torch.no_grad():
+                self._check_case(block.eval(), reference, z)
+
+    @staticmethod
+    def _check_case(block: nn.Module, reference: TransformerEncoderBlock, z: torch.Tensor) -> None:
+        ln1, msa, ln2, mlp = _pieces(reference)
+        out = expect_tensor(block(z.clone()), "Your block returned")
+        if out.shape != z.shape:
+            raise Wrong(f"Your block returned shape {tuple(out.shape)} for tokens of shape "
+                        f"{tuple(z.shape)}; an encoder layer keeps the shape of its input, (B, N, D).")
+        pre_norm = reference(z)
+        expected = _post_norm(z, ln1, msa, ln2, mlp)
+        if torch.allclose(expected, pre_norm, atol=1e-3):  # never: the difference this exercise is about
+            raise RuntimeError("lesson04.q4: post-norm and pre-norm agree on the test input")
+        expect_close(
+            out, expected, atol=_ATOL, rtol=_RTOL,
+            mistakes=[
+                (pre_norm,
+                 "Your block computes pre-norm, x + Sublayer(LN(x)): ViT's arrangement, the same as "
+                 "TransformerEncoderBlock. Post-norm applies the sub-layer to the raw x and the "
+                 "LayerNorm after the residual add, LN(x + Sublayer(x))."),
+                (lambda: (lambda a: a + ln2(mlp(a)))(z + ln1(msa(z))),
+                 "Your LayerNorms normalise the sub-layer's output only, x + LN(Sublayer(x)). Post-norm "
+                 "normalises the sum: LN(x + Sublayer(x))."),
+                (lambda: (lambda a: ln2(a + mlp(ln2(a))))(ln1(z + msa(ln1(z)))),
+                 "Your block applies each LayerNorm twice, before the sub-layer and after the add. In "
+                 "post-norm the sub-layer reads the raw x; the only LayerNorm comes after the add. "
+                 "(`self.msa_block(x)` includes a LayerNorm: call `self.msa_block.multihead_attn`.)"),
+                (lambda: ln2(mlp(ln1(msa(z)))),
+                 "Your block has no residual connections: post-norm still adds the input back, "
+                 "LN(x + Sublayer(x))."),
+                (lambda: (lambda a: mlp(ln2(a)) + a)(ln1(z + msa(z))),
+                 "Your attention sub-layer is post-norm, but the MLP sub-layer is still pre-norm. "
+                 "Arrange both the same way."),
+                (lambda: (lambda a: ln2(a + mlp(a)))(msa(ln1(z)) + z),
+                 "Your MLP sub-layer is post-norm, but the attention sub-layer is still pre-norm. "
+                 "Arrange both the same way."),
+            ],
+            otherwise="Your output has the right shape, but is not LN(x + Sublayer(x)) for the two "
+                      "sub-layers in turn. Check which LayerNorm goes with which sub-layer.",
+        )
+
+q4 = PostNorm()
