@@ -91,7 +91,8 @@ class MultiheadSelfAttention(nn.Module):
         # PyTorch's fused CPU kernel is slower than two plain bf16 matmuls and a softmax (measured in
         # benchmarks/attention_kernels.py), so under CPU bf16 autocast the formula is written out.
         if self.keep_attention or (q.device.type == "cpu" and q.dtype == torch.bfloat16):
-            attention = (q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)).softmax(dim=-1)
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)  # (B, heads, N, N)
+            attention = scores.float().softmax(dim=-1).to(q.dtype)  # softmax in fp32: bf16 scores are coarse
             if self.keep_attention:
                 self.last_attention = attention.detach()
             x = F.dropout(attention, self.attn_dropout, self.training) @ v
