@@ -1,0 +1,66 @@
+"""The project's own pretrained checkpoint (lessons 07 and 08): it loads, it is small, and it is as good as it says.
+
+``data/checkpoints/vit_micro_shapes_pretrain.pt`` is written by ``python -m course_utils.train ... --export``
+(see data/README.md). These tests hold for any checkpoint of that format, so a better-trained replacement
+passes them unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from course_utils import data_setup, engine, shapes
+from course_utils.predict import load_trained_model
+from course_utils.vit import MODEL_CONFIGS
+
+CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "vit_micro_shapes_pretrain.pt"
+MAX_BYTES = 8_000_000
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return torch.load(CHECKPOINT, map_location="cpu", weights_only=True)
+
+
+def test_checkpoint_is_small() -> None:
+    assert CHECKPOINT.stat().st_size < MAX_BYTES
+
+
+def test_checkpoint_format(raw: dict) -> None:
+    assert set(raw) >= {"model", "config", "class_names", "test_acc"}
+    config = raw["config"]
+    assert {k: config[k] for k in MODEL_CONFIGS["micro"]} == MODEL_CONFIGS["micro"]
+    assert (config["img_size"], config["patch_size"]) == (32, 8)
+    assert config["num_classes"] == len(raw["class_names"]) == 5
+    floats = {k: v.dtype for k, v in raw["model"].items() if v.is_floating_point()}
+    assert floats and set(floats.values()) == {torch.float16}, "the exported weights should be fp16"
+    assert 0.0 <= raw["test_acc"] <= 1.0
+
+
+def test_pretrain_classes_are_not_the_downstream_task(raw: dict) -> None:
+    pretrain = shapes.PRESETS["shapes_pretrain"].classes
+    downstream = shapes.PRESETS["shapes_small"].classes
+    assert sorted(raw["class_names"]) == sorted(pretrain)
+    assert raw["class_names"] == sorted(raw["class_names"]), "ImageFolder orders classes alphabetically"
+    assert not set(raw["class_names"]) & set(downstream)
+
+
+def test_reaches_its_stated_accuracy(raw: dict) -> None:
+    model, class_names = load_trained_model(CHECKPOINT)
+    assert class_names == raw["class_names"]
+    assert next(model.parameters()).dtype == torch.float32  # fp16 on disk, fp32 in memory
+    assert not model.training
+
+    test_dir = shapes.get_dataset("shapes_pretrain") / "test"  # generated on first use
+    # Only the test split is decoded (1,000 images), not the 20,000 training images.
+    test_data = data_setup.image_folder(test_dir, data_setup.default_transform(model.img_size))
+    assert test_data.classes == class_names
+    test_dataloader = data_setup.make_dataloader(data_setup.cache_in_memory(test_data), batch_size=250,
+                                                 shuffle=False)
+    _, accuracy = engine.test_step(model, test_dataloader, torch.nn.CrossEntropyLoss(), "cpu")
+    assert len(test_data) == 1000
+    assert accuracy == pytest.approx(raw["test_acc"], abs=0.01)
+    assert accuracy >= 0.6  # chance is 0.2
