@@ -10,7 +10,7 @@ same batch. Printed:
 - the optimizer step's share of a train step, for AdamW foreach and fused;
 - model FLOP utilisation: achieved FLOP/s of our fp32 train step / a fp32 GEMM peak measured here.
 
-    python benchmarks/vit_throughput.py                  # ViT-B/16, batch 8, 224 px (~4 min on 2 cores)
+    python benchmarks/vit_throughput.py                  # ViT-B/16, batch 8, 224 px (~7 min on 2 cores)
     python benchmarks/vit_throughput.py --model s --rounds 3 --no-compile
 """
 
@@ -101,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="b", choices=sorted(TIMM_NAMES))
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=1, help="calls per round")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()

@@ -211,9 +211,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model.to(device)
 
     decay, no_decay = weight_decay_groups(model)
+    # The fused AdamW kernel (CPU and CUDA) updates every tensor in one pass: ~3x faster than foreach on
+    # this CPU (benchmarks/vit_throughput.py).
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=args.lr, betas=(0.9, 0.999))
+                                  lr=args.lr, betas=(0.9, 0.999),
+                                  fused=torch.device(device).type in ("cpu", "cuda") or None)
     steps_per_epoch = len(train_dl)
     scheduler = engine.warmup_cosine_scheduler(optimizer, int(args.warmup_epochs * steps_per_epoch),
                                                args.epochs * steps_per_epoch)
