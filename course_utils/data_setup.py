@@ -14,10 +14,11 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.transforms import v2
 
 
-def default_transform(img_size: int) -> v2.Compose:
-    """Resize to ``img_size`` and convert a PIL image to a float tensor (3, img_size, img_size) in [0, 1]."""
+def default_transform(img_size: int | tuple[int, int]) -> v2.Compose:
+    """Resize to ``img_size`` (a side, or (H, W)) and turn a PIL image into a float tensor (3, H, W) in [0, 1]."""
+    size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
     return v2.Compose([
-        v2.Resize((img_size, img_size), antialias=True),
+        v2.Resize(size, antialias=True),
         v2.ToImage(),
         v2.ToDtype(torch.float32, scale=True),
     ])

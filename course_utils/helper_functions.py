@@ -27,9 +27,8 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
-from torchvision.transforms import v2
 
-from course_utils.data_setup import load_rgb_image
+from course_utils.data_setup import default_transform, load_rgb_image
 from course_utils.utils import set_seeds
 
 __all__ = [
@@ -118,11 +117,7 @@ def pred_and_plot_image(
     image = load_rgb_image(image_path)
 
     if transform is None:
-        transform = v2.Compose([
-            v2.Resize(image_size),
-            v2.ToImage(),  # PIL image -> uint8 tensor (C, H, W)
-            v2.ToDtype(torch.float32, scale=True),  # 0-255 -> 0.0-1.0
-        ])
+        transform = default_transform(image_size)  # resize, then a float tensor (3, H, W) in [0, 1]
     if device is None:
         device = next(model.parameters(), torch.empty(0)).device
     model.to(device)
