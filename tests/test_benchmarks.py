@@ -1,0 +1,49 @@
+"""The benchmark scripts run and print what the README quotes; their ratio arithmetic is right."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+from vit_throughput import interleaved, speedup  # noqa: E402
+
+
+def run(script: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_speedup_is_the_median_of_paired_round_ratios():
+    times = {"ours": [1.0, 2.0, 1.0], "timm": [1.1, 2.0, 0.9]}
+    assert speedup(times, "ours", "timm") == "1.000x (rounds 0.90-1.10)"
+    assert speedup({"a": [2.0], "b": [3.0]}, "a", "b") == "1.500x"
+
+
+def test_interleaved_alternates_the_order_and_times_every_round():
+    calls = []
+    times = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3, repeat=1)
+    assert calls == ["a", "b", "a", "b", "b", "a", "a", "b"]  # warm-up, then A B, B A, A B
+    assert {name: len(t) for name, t in times.items()} == {"a": 3, "b": 3}
+
+
+def test_throughput_benchmark_prints_every_ratio():
+    out = run("vit_throughput.py", "--model", "ti", "--batch-size", "1", "--rounds", "2", "--no-compile")
+    for label in ("ours ", "timm ", "bf16 autocast / fp32", "model FLOP utilisation", "AdamW foreach",
+                  "AdamW fused"):
+        assert label in out, out
+    ours = re.search(r"ours\s+train ([\d.]+)x .* inference ([\d.]+)x", out)
+    assert ours and all(0.2 < float(ratio) < 5 for ratio in ours.groups()), out
+
+
+def test_attention_benchmark_finds_both_kernels_equal():
+    out = run("attention_kernels.py", "--batch-size", "2", "--rounds", "1", "--repeat", "1")
+    rows = [line.split() for line in out.splitlines() if re.match(r"\s+\d+\s+\d+ x \d+", line)]
+    assert len(rows) == 4, out
+    for row in rows:
+        dtype, max_diff = row[4], float(row[5])
+        assert max_diff < (2e-2 if dtype == "bfloat16" else 1e-5), row
