@@ -96,6 +96,19 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_data, tmp_path, one_thread)
         assert resumed[key] == pytest.approx(full[key], abs=1e-4), key
 
 
+def test_compiled_training_matches_eager_and_saves_a_plain_checkpoint(tiny_data, tmp_path):
+    flags = ["--data", str(tiny_data), "--epochs", "1", "--batch-size", "16", "--quiet", "--model", "micro",
+             "--no-amp"]
+    train.main([*flags, "--output-dir", str(tmp_path / "eager")])
+    train.main([*flags, "--output-dir", str(tmp_path / "compiled"), "--compile"])
+    eager, compiled = (json.loads((tmp_path / run / "results.json").read_text()) for run in ("eager", "compiled"))
+    for key in ("train_loss", "test_loss"):
+        assert compiled[key] == pytest.approx(eager[key], abs=1e-3), key
+    # The checkpoint holds the plain model's weights (no "_orig_mod." prefixes): an eager ViT loads it.
+    model, class_names = predict.load_trained_model(tmp_path / "compiled" / "checkpoint.pt")
+    assert class_names == list(TINY.classes)
+
+
 def test_resume_with_other_flags_is_refused(tiny_data, trained):
     with pytest.raises(ValueError, match="cannot resume from .*checkpoint.pt"):
         train.main(["--data", str(tiny_data), "--output-dir", str(trained), "--resume", "--patch-size", "4",

@@ -100,7 +100,9 @@ def test_bf16_autocast_logits_close_to_fp32():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             bf16 = model(x).float()
     assert fp32.std() > 0.1  # the comparison means something
-    assert (bf16 - fp32).abs().max() < 0.1  # bf16 keeps ~3 significant digits
+    # bf16 keeps 8 significant bits (~0.4% per rounding); measured here: 0.4% relative error, 0.004 max.
+    assert (bf16 - fp32).norm() / fp32.norm() < 0.02
+    assert (bf16 - fp32).abs().max() < 0.02
 
 
 def test_resize_position_embedding_keeps_class_token_and_runs():
