@@ -194,13 +194,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         data_root / "train", data_root / "test", transform, cache=args.cache)
     # A DistributedSampler with one replica is a seeded shuffle whose order depends only on (seed, epoch):
     # the same order on a resumed run, and one code path for 1 or N processes.
+    pin_memory = torch.device(device).type == "cuda"  # page-locked batches only help copies to a GPU
     train_dl = data_setup.make_dataloader(
-        train_data, args.batch_size, shuffle=True, num_workers=args.num_workers,
+        train_data, args.batch_size, shuffle=True, num_workers=args.num_workers, pin_memory=pin_memory,
         sampler=DistributedSampler(train_data, num_replicas=world_size, rank=rank, seed=args.seed))
     # Each process tests every world_size-th image: over all processes, every test image exactly once
     # (a DistributedSampler would pad the last shard with duplicates and skew the all-reduced accuracy).
     test_dl = data_setup.make_dataloader(
-        test_data, args.batch_size, shuffle=False, num_workers=args.num_workers,
+        test_data, args.batch_size, shuffle=False, num_workers=args.num_workers, pin_memory=pin_memory,
         sampler=range(rank, len(test_data), world_size))
 
     config = dict(img_size=args.img_size, patch_size=args.patch_size, num_classes=len(class_names),

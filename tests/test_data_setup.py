@@ -80,6 +80,14 @@ def test_create_dataloaders(tiny, cache):
     assert len(train_dl.dataset) == 18 and len(test_dl.dataset) == 6
 
 
+def test_memory_is_pinned_only_for_cuda(tiny, monkeypatch):
+    data = data_setup.image_folder(tiny / "test", data_setup.default_transform(32))
+    assert data_setup.make_dataloader(data, 2, shuffle=False).pin_memory is torch.cuda.is_available()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with a GPU ...
+    assert data_setup.make_dataloader(data, 2, shuffle=False).pin_memory is True
+    assert data_setup.make_dataloader(data, 2, shuffle=False, pin_memory=False).pin_memory is False  # ... on its CPU
+
+
 def test_missing_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="data folder not found: .*nowhere"):
         data_setup.create_dataloaders(tmp_path / "nowhere", tmp_path, data_setup.default_transform(32), 2)

@@ -109,6 +109,20 @@ def test_compiled_training_matches_eager_and_saves_a_plain_checkpoint(tiny_data,
     assert class_names == list(TINY.classes)
 
 
+def test_cpu_training_does_not_pin_memory(tiny_data, tmp_path, monkeypatch):
+    pinned = []
+    make_dataloader = train.data_setup.make_dataloader
+
+    def recording_make_dataloader(*args, **kwargs):
+        pinned.append(kwargs.get("pin_memory"))
+        return make_dataloader(*args, **kwargs)
+
+    monkeypatch.setattr(train.data_setup, "make_dataloader", recording_make_dataloader)
+    train.main(["--data", str(tiny_data), "--output-dir", str(tmp_path), "--device", "cpu", "--epochs", "1",
+                "--batch-size", "16", "--quiet", "--model", "micro"])
+    assert pinned == [False, False]  # train and test loaders, even where a GPU is available
+
+
 def test_resume_with_other_flags_is_refused(tiny_data, trained):
     with pytest.raises(ValueError, match="cannot resume from .*checkpoint.pt"):
         train.main(["--data", str(tiny_data), "--output-dir", str(trained), "--resume", "--patch-size", "4",
