@@ -12,7 +12,6 @@ uses (17 tokens: the 32 px shapes with 8 px patches; 197: ViT-B/16 at 224 px), a
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 from collections.abc import Callable
 
@@ -20,11 +19,12 @@ import torch
 import torch.nn.functional as F
 from vit_throughput import interleaved, speedup  # this script's folder is on sys.path when run as a script
 
+from course_utils.vit import attention_weights
+
 
 def explicit(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """The formula written out, as in course_utils.vit: bf16 matmuls, softmax in fp32."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    return scores.float().softmax(dim=-1).to(q.dtype) @ v
+    """The formula written out, as course_utils.vit runs it under CPU bf16: matmuls, softmax in fp32."""
+    return attention_weights(q, k) @ v
 
 
 def fused(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

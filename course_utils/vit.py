@@ -58,6 +58,15 @@ class PatchEmbedding(nn.Module):
         return self.flatten(x).transpose(1, 2)  # (B, N, D): a sequence of N patch tokens
 
 
+def attention_weights(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Appendix A, Eq 6: A = softmax(q k^T / sqrt(D_h)), written out, with the softmax taken in fp32.
+
+    Shapes: q, k (B, heads, N, D_h) -> A (B, heads, N, N), in q's dtype.
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, heads, N, N)
+    return scores.float().softmax(dim=-1).to(q.dtype)  # softmax in fp32: bf16 scores are coarse
+
+
 class MultiheadSelfAttention(nn.Module):
     """Appendix A, Eq 5-8: [q, k, v] = z U_qkv; A = softmax(q k^T / sqrt(D_h)); MSA(z) = [A_1 v_1; ...] U_msa.
 
@@ -91,8 +100,7 @@ class MultiheadSelfAttention(nn.Module):
         # PyTorch's fused CPU kernel is slower than two plain bf16 matmuls and a softmax (measured in
         # benchmarks/attention_kernels.py), so under CPU bf16 autocast the formula is written out.
         if self.keep_attention or (q.device.type == "cpu" and q.dtype == torch.bfloat16):
-            scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)  # (B, heads, N, N)
-            attention = scores.float().softmax(dim=-1).to(q.dtype)  # softmax in fp32: bf16 scores are coarse
+            attention = attention_weights(q, k)
             if self.keep_attention:
                 self.last_attention = attention.detach()
             x = F.dropout(attention, self.attn_dropout, self.training) @ v
