@@ -93,15 +93,14 @@ def create_datasets(train_dir: str | Path, test_dir: str | Path, transform: Call
 
 def make_dataloader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int = 0,
                     sampler: torch.utils.data.Sampler | Iterable[int] | None = None,
-                    pin_memory: bool | None = None) -> DataLoader:
+                    device: str | torch.device | None = None) -> DataLoader:
     """A DataLoader with sensible settings: pinned memory only for CUDA, workers kept alive between epochs.
 
     ``sampler`` (a Sampler, or any sized iterable of indices such as a ``range``) replaces ``shuffle``.
-    ``pin_memory`` (page-locked batches, for faster copies to a GPU) defaults to whether CUDA is available;
-    pass False when training on the CPU of a machine that has a GPU.
+    ``device`` is where the batches go: page-locked (pinned) batches only speed up copies to a CUDA GPU.
+    Without it, memory is pinned whenever CUDA is available.
     """
-    if pin_memory is None:
-        pin_memory = torch.cuda.is_available()
+    pin_memory = torch.cuda.is_available() if device is None else torch.device(device).type == "cuda"
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
                       num_workers=num_workers, pin_memory=pin_memory, persistent_workers=num_workers > 0)
 

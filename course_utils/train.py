@@ -194,14 +194,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         data_root / "train", data_root / "test", transform, cache=args.cache)
     # A DistributedSampler with one replica is a seeded shuffle whose order depends only on (seed, epoch):
     # the same order on a resumed run, and one code path for 1 or N processes.
-    pin_memory = torch.device(device).type == "cuda"  # page-locked batches only help copies to a GPU
     train_dl = data_setup.make_dataloader(
-        train_data, args.batch_size, shuffle=True, num_workers=args.num_workers, pin_memory=pin_memory,
+        train_data, args.batch_size, shuffle=True, num_workers=args.num_workers, device=device,
         sampler=DistributedSampler(train_data, num_replicas=world_size, rank=rank, seed=args.seed))
     # Each process tests every world_size-th image: over all processes, every test image exactly once
     # (a DistributedSampler would pad the last shard with duplicates and skew the all-reduced accuracy).
     test_dl = data_setup.make_dataloader(
-        test_data, args.batch_size, shuffle=False, num_workers=args.num_workers, pin_memory=pin_memory,
+        test_data, args.batch_size, shuffle=False, num_workers=args.num_workers, device=device,
         sampler=range(rank, len(test_data), world_size))
 
     config = dict(img_size=args.img_size, patch_size=args.patch_size, num_classes=len(class_names),
@@ -234,9 +233,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         saved = {**checkpoint["config"], "class_names": checkpoint["class_names"],
                  **checkpoint.get("schedule", schedule)}
         wanted = {**config, "class_names": class_names, **schedule}
-        if saved != wanted:
+        if differences := config_differences(saved, wanted):
             raise ValueError(f"cannot resume from {checkpoint_path}: it was trained with other settings: "
-                             f"{config_differences(saved, wanted)}")
+                             f"{differences}")
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])

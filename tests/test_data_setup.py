@@ -85,7 +85,8 @@ def test_memory_is_pinned_only_for_cuda(tiny, monkeypatch):
     assert data_setup.make_dataloader(data, 2, shuffle=False).pin_memory is torch.cuda.is_available()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with a GPU ...
     assert data_setup.make_dataloader(data, 2, shuffle=False).pin_memory is True
-    assert data_setup.make_dataloader(data, 2, shuffle=False, pin_memory=False).pin_memory is False  # ... on its CPU
+    assert data_setup.make_dataloader(data, 2, shuffle=False, device="cpu").pin_memory is False  # ... on its CPU
+    assert data_setup.make_dataloader(data, 2, shuffle=False, device="cuda").pin_memory is True
 
 
 def test_missing_folder_is_named(tmp_path):

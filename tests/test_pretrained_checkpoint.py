@@ -60,11 +60,12 @@ def test_reaches_its_stated_accuracy(raw: dict) -> None:
     assert test_data.classes == class_names
     test_dataloader = data_setup.make_dataloader(data_setup.cache_in_memory(test_data), batch_size=250,
                                                  shuffle=False)
-    loss, accuracy = engine.test_step(model, test_dataloader, torch.nn.CrossEntropyLoss(), "cpu")
+    loss_fn = torch.nn.CrossEntropyLoss()
+    loss, accuracy = engine.test_step(model, test_dataloader, loss_fn, "cpu")
     assert len(test_data) == 1000
     assert accuracy == pytest.approx(raw["test_acc"], abs=0.01)
     assert accuracy >= 0.6  # chance is 0.2
     # bf16 autocast (the training script's default) evaluates the trained model as well as fp32 does.
-    bf16_loss, bf16_accuracy = engine.test_step(model, test_dataloader, torch.nn.CrossEntropyLoss(), "cpu", amp=True)
+    bf16_loss, bf16_accuracy = engine.test_step(model, test_dataloader, loss_fn, "cpu", amp=True)
     assert bf16_accuracy == pytest.approx(accuracy, abs=0.005)  # at most 5 of the 1,000 predictions change
     assert bf16_loss == pytest.approx(loss, rel=0.02)
