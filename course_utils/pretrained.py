@@ -34,6 +34,9 @@ def pretrained_checkpoint(name: str = PRETRAINED, data_dir: str | Path | None = 
 
     def fetch(tmp: Path) -> None:
         helper_functions.fetch_url(url, tmp)
-        utils.load_checkpoint(tmp)  # refuse an HTML error page or a truncated file before it lands
+        try:
+            utils.load_checkpoint(tmp)  # refuse an HTML error page or a truncated file before it lands
+        except RuntimeError as error:
+            raise RuntimeError(f"download of {url} is not a usable checkpoint: {error}") from error
 
     return utils.atomic_write(path, fetch)

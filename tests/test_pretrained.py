@@ -29,8 +29,9 @@ def test_failed_download_names_the_url_and_leaves_nothing(server, tmp_path, body
     if body is not None:
         (served / "ck.pt").write_bytes(body)
     data = tmp_path / "data"
-    with pytest.raises(RuntimeError, match=message):
+    with pytest.raises(RuntimeError, match=message) as error:
         pretrained.pretrained_checkpoint("ck", data, url=f"{base}/ck.pt")
+    assert f"{base}/ck.pt" in str(error.value)
     assert not data.exists()
 
 
