@@ -88,7 +88,7 @@ def position_embedding_similarity(pos_embed: torch.Tensor, grid: int) -> torch.T
         pos = pos[0]
     if pos.ndim != 2:
         raise ValueError(f"expected a position embedding of shape (1, N + 1, D) or (N + 1, D), "
-                         f"got shape {tuple(pos_embed.shape)}")
+                         f"got shape {tuple(pos.shape)}")
     patches = grid * grid
     if pos.shape[0] == patches + 1:
         pos = pos[1:]  # drop the class token's embedding
@@ -185,9 +185,9 @@ def attention_rollout(attentions: Sequence[torch.Tensor] | torch.Tensor,
     tokens = attn.shape[-1]
     identity = torch.eye(tokens, dtype=attn.dtype)
     rollout = identity.expand(attn.shape[1], tokens, tokens)
+    drop = int(discard_ratio * (tokens - 1))  # weakest links dropped per row (never the class token's)
     for layer in attn:
         fused = layer.mean(dim=1)  # average the heads: (B, T, T)
-        drop = int(discard_ratio * (tokens - 1))
         if drop > 0:
             smallest = fused[..., 1:].topk(drop, dim=-1, largest=False).indices + 1  # skip column 0
             fused = fused.scatter(-1, smallest, 0.0)

@@ -128,7 +128,7 @@ def plot_feature_maps(feature_maps: torch.Tensor, indices: Sequence[int], ncols:
     if maps.ndim == 4 and maps.shape[0] == 1:
         maps = maps[0]
     if maps.ndim != 3:
-        raise ValueError(f"expected feature maps of shape (D, h, w), got shape {tuple(feature_maps.shape)}")
+        raise ValueError(f"expected feature maps of shape (D, h, w), got shape {tuple(maps.shape)}")
     indices = [int(i) for i in indices]
     if not indices:
         raise ValueError("indices is empty: pick at least one channel to draw")
