@@ -2,7 +2,7 @@
 
 The repository they point to is defined here, once. A fork sets ``REPOSITORY`` (and ``BRANCH``) below and
 runs ``python -m course_utils.colab`` to rewrite the badge and setup cell of every notebook;
-``tests/test_notebooks_colab.py`` checks that every notebook carries both, pointing to its own path.
+``tests/test_notebooks.py`` checks that every notebook carries both, pointing to its own path.
 """
 
 from __future__ import annotations
