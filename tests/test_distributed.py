@@ -19,24 +19,15 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import data_setup, engine, shapes, utils
+from course_utils import data_setup, engine, predict, shapes, utils
 from course_utils.shapes import ShapesSpec
-from course_utils.vit import ViT
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
+pytestmark = [pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built"),
+              pytest.mark.usefixtures("one_thread")]
 
 # 24 train and 9 test images: test shards of 5 and 4 images, i.e. 2 batches and 1 batch of 4
 TINY = ShapesSpec(("circle", "square", "triangle"), train_per_class=8, test_per_class=3, img_size=16, seed=7)
 LABEL_SMOOTHING = 0.1  # train.py's default, used for the test loss too
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread per process (OMP_NUM_THREADS=1 for the workers): nothing to gain from more here."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +62,8 @@ def test_only_rank_0_writes_and_logs(ddp_run):
 
 def test_test_metrics_cover_the_whole_test_set_once(ddp_run):
     root, out, _ = ddp_run
-    checkpoint = utils.load_checkpoint(out / "checkpoint.pt")
-    assert checkpoint["epoch"] == 1
-    model = ViT(**checkpoint["config"])
-    model.load_state_dict(checkpoint["model"])
+    assert utils.load_checkpoint(out / "checkpoint.pt")["epoch"] == 1
+    model, _ = predict.load_trained_model(out / "checkpoint.pt")
     _, test_data, _ = data_setup.create_datasets(root / "data" / "train", root / "data" / "test",
                                                  data_setup.default_transform(16), cache=True)
     assert len(test_data) == 9

@@ -4,16 +4,12 @@ import socket
 import zipfile
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 import torch
-from torch import nn
-
-matplotlib.use("Agg")  # before pyplot is imported (helper_functions imports it): no windows in tests
-
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from PIL import Image
+from torch import nn
 
 from course_utils import helper_functions as hf
 from course_utils.helper_functions import (
@@ -24,12 +20,6 @@ from course_utils.helper_functions import (
     print_train_time,
     walk_through_dir,
 )
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def all_files(folder: Path) -> list[str]:

@@ -1,10 +1,7 @@
 """Tests for course_utils.plots: what each figure draws (axes, arrays) and the errors for bad shapes."""
 
-import matplotlib
 
-matplotlib.use("Agg")  # before pyplot is imported: no windows in tests
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -19,12 +16,6 @@ from course_utils.plots import (
     plot_position_similarity,
     plot_rollout_maps,
 )
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def drawn(ax) -> list[np.ndarray]:

@@ -35,6 +35,8 @@ from course_utils.helper_functions import download_data
 from course_utils.shapes import ShapesSpec
 from course_utils.vit import MODEL_CONFIGS, ViT
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TINY = ShapesSpec(("circle", "square", "triangle"), train_per_class=4, test_per_class=2, img_size=16, seed=11)
 FLAGS = ["--img-size", "16", "--patch-size", "8", "--batch-size", "8", "--quiet"]
 
@@ -62,16 +64,6 @@ ELSEWHERE = {
 
 
 # ------------------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: a tiny model gains nothing from more, and on a busy machine spinning OpenMP
-    threads make it many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

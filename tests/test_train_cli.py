@@ -1,7 +1,6 @@
 """The command-line scripts: train writes its outputs, resumes, and predict classifies images."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,18 +11,10 @@ import torch
 from course_utils import predict, shapes, train
 from course_utils.shapes import ShapesSpec
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TINY = ShapesSpec(("circle", "square", "triangle"), train_per_class=16, test_per_class=4, seed=5)
 FAST_FLAGS = ["--epochs", "2", "--batch-size", "16", "--quiet", "--model", "micro"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, here and in subprocesses: a tiny model gains nothing from more, and on a busy
-    machine spinning OpenMP threads make it many times slower. Yields the environment for subprocesses."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield {**os.environ, "OMP_NUM_THREADS": "1"}
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
