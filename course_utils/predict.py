@@ -21,9 +21,7 @@ def load_trained_model(checkpoint_path: str | Path, device: str = "cpu") -> tupl
     if not isinstance(checkpoint, dict) or not {"model", "config", "class_names"} <= checkpoint.keys():
         raise ValueError(f"{checkpoint_path} is not a course_utils training checkpoint "
                          f"(it needs 'model', 'config' and 'class_names' entries)")
-    model = ViT(**checkpoint["config"])
-    utils.check_state_dict_matches(model, checkpoint["model"], source=str(checkpoint_path))
-    model.load_state_dict(checkpoint["model"])
+    model = utils.load_state(ViT(**checkpoint["config"]), checkpoint["model"], source=str(checkpoint_path))
     return model.to(device).eval(), list(checkpoint["class_names"])
 
 

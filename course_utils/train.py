@@ -86,18 +86,12 @@ def resolve_data(data: str) -> Path:
 
 def load_pretrained(model: ViT, path: Path) -> None:
     """Copy every weight of ``path``'s model into ``model`` except a classifier head of another size."""
-    checkpoint = utils.load_checkpoint(path)
-    state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else checkpoint
-    if not isinstance(state, dict):
-        raise ValueError(f"{path} holds a {type(state).__name__}, not model weights (a state_dict or a "
-                         f"course_utils checkpoint)")
+    state = utils.model_weights(utils.load_checkpoint(path), source=str(path))
     own = model.state_dict()
-    head = [k for k in ("classifier.1.weight", "classifier.1.bias")
-            if k in state and getattr(state[k], "shape", None) != own[k].shape]
+    head = [k for k in ("classifier.1.weight", "classifier.1.bias") if k in state and state[k].shape != own[k].shape]
     for key in head:  # a new task: keep the fresh head
         state[key] = own[key]
-    utils.check_state_dict_matches(model, state, source=str(path))
-    model.load_state_dict(state)
+    utils.load_state(model, state, source=str(path))
 
 
 def weight_decay_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:

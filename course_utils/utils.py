@@ -98,10 +98,24 @@ def load_model(model: nn.Module, path: str | Path, map_location: str | torch.dev
     Raises a clear error naming the file if it is missing or corrupt, and listing the keys and shapes
     that differ if it belongs to another architecture.
     """
-    state = load_checkpoint(path, map_location)
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]  # a training checkpoint from course_utils.train
-    check_state_dict_matches(model, state, source=str(path))
+    return load_state(model, model_weights(load_checkpoint(path, map_location), source=str(path)), source=str(path))
+
+
+def model_weights(checkpoint: Any, source: str) -> dict[str, torch.Tensor]:
+    """The state_dict in a loaded checkpoint: the checkpoint itself (``save_model``), or its "model" entry (a
+    training checkpoint from ``course_utils.train``). Anything else raises a ValueError naming ``source``."""
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
+        checkpoint = checkpoint["model"]
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"{source} holds a {type(checkpoint).__name__}, not model weights (a state_dict or a "
+                         f"course_utils checkpoint)")
+    return checkpoint
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> nn.Module:
+    """``model.load_state_dict(state)``, after ``check_state_dict_matches`` so that a mismatch says what differs
+    and names ``source``. Returns the model."""
+    check_state_dict_matches(model, state, source)
     model.load_state_dict(state)
     return model
 

@@ -76,3 +76,15 @@ def test_load_uses_weights_only(tmp_path):
     torch.save({"model": {"w": torch.zeros(1)}, "payload": object()}, path)  # needs full pickle to load
     with pytest.raises(RuntimeError, match="evil.pt"):
         utils.load_checkpoint(path)
+
+
+def test_load_model_takes_a_state_dict_or_a_training_checkpoint_and_refuses_the_rest(tmp_path):
+    source = nn.Linear(3, 2)
+    torch.save(source.state_dict(), tmp_path / "weights.pt")
+    torch.save({"model": source.state_dict(), "epoch": 4}, tmp_path / "checkpoint.pt")
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    for name in ("weights.pt", "checkpoint.pt"):
+        loaded = utils.load_model(nn.Linear(3, 2), tmp_path / name)
+        assert torch.equal(loaded.weight, source.weight), name
+    with pytest.raises(ValueError, match=r"list\.pt holds a list, not model weights"):
+        utils.load_model(nn.Linear(3, 2), tmp_path / "list.pt")
