@@ -165,7 +165,7 @@ def setup_distributed(device: str) -> tuple[int, int, str]:
 def remove_stale_temp_files(output_dir: Path) -> None:
     """Delete the temp files a run killed mid-write (SIGKILL, power loss) left beside its outputs."""
     for name in (CHECKPOINT, RESULTS, CURVES):
-        for stale in output_dir.glob(f".{name}.*.tmp"):
+        for stale in utils.temp_files(output_dir / name):
             stale.unlink(missing_ok=True)
 
 

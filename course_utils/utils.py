@@ -47,7 +47,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Not tempfile.mkstemp: its files are private (0600), and the rename would keep that mode. This
     # one gets the permissions any new file gets (the umask's).
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"  # the pattern temp_files looks for
     os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         write(tmp)
@@ -61,6 +61,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
                 break
         raise
     return path
+
+
+def temp_files(path: str | Path) -> list[Path]:
+    """The temp files of ``atomic_write`` calls for ``path`` that never finished (killed before the rename)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.name}.*.tmp"))
 
 
 def save_checkpoint(obj: Any, path: str | Path) -> Path:

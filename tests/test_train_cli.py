@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from course_utils import predict, shapes, train
+from course_utils import predict, shapes, train, utils
 from course_utils.shapes import ShapesSpec
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -72,7 +72,7 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_data, tmp_path, one_thread)
                              capture_output=True, text=True, timeout=300, env=one_thread)
     assert process.returncode == -signal.SIGKILL, process.stderr
     # the half-written temp file of epoch 1 is left; checkpoint.pt and results.json still hold epoch 0
-    assert len(list(killed.glob(".checkpoint.pt.*.tmp"))) == 1
+    assert len(utils.temp_files(killed / "checkpoint.pt")) == 1
     checkpoint = torch.load(killed / "checkpoint.pt", weights_only=True)
     assert checkpoint["epoch"] == 0
     assert {"model", "optimizer", "scheduler", "scaler", "rng", "results"} <= checkpoint.keys()

@@ -88,3 +88,11 @@ def test_load_model_takes_a_state_dict_or_a_training_checkpoint_and_refuses_the_
         assert torch.equal(loaded.weight, source.weight), name
     with pytest.raises(ValueError, match=r"list\.pt holds a list, not model weights"):
         utils.load_model(nn.Linear(3, 2), tmp_path / "list.pt")
+
+
+def test_temp_files_finds_the_temp_file_of_an_unfinished_write(tmp_path):
+    seen = []
+    utils.atomic_write(tmp_path / "m.pt", lambda tmp: seen.append((tmp, utils.temp_files(tmp_path / "m.pt"))))
+    (tmp, found), = seen
+    assert found == [tmp] and tmp.name.startswith(".m.pt.")  # while writing: the temp file, found
+    assert utils.temp_files(tmp_path / "m.pt") == [] and utils.temp_files(tmp_path / "other.pt") == []
