@@ -29,7 +29,7 @@ from PIL import Image
 from torch import nn
 
 from course_utils.data_setup import default_transform, load_rgb_image
-from course_utils.utils import set_seeds
+from course_utils.utils import new_folders, set_seeds
 
 __all__ = [
     "accuracy_fn",
@@ -191,36 +191,29 @@ def download_data(source: str, destination: str, remove_source: bool = True,
     url = source if "://" in source else Path(source).resolve().as_uri()  # local path -> file:// URL
     zip_name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name or f"{target.name}.zip"
 
-    # Remember which folders we create, so a failure can remove them again
-    created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, zip_tmp = tempfile.mkstemp(prefix=f".{zip_name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    zip_path = Path(zip_tmp)
-    extract_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
-    try:
-        print(f"[INFO] Downloading {url} ...")
-        content_type = fetch_url(url, zip_path)
+    with new_folders(target.parent):  # a failure removes the folders this call created
+        fd, zip_tmp = tempfile.mkstemp(prefix=f".{zip_name}.", suffix=".part", dir=target.parent)
+        os.close(fd)
+        zip_path = Path(zip_tmp)
+        extract_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
         try:
-            with zipfile.ZipFile(zip_path) as archive:
-                _zip_slip_check(archive, extract_dir)  # check every member before writing any
-                print(f"[INFO] Extracting {zip_name} to {target} ...")
-                archive.extractall(extract_dir)
-        except zipfile.BadZipFile as error:  # not a zip at all (an HTML error page?) or a damaged one
-            raise ValueError(f"{url} did not return a zip archive (Content-Type: {content_type}, "
-                             f"{zip_path.stat().st_size} bytes): {error}") from error
-        if target.is_dir():
-            target.rmdir()  # an empty folder from an earlier run; rename cannot replace it everywhere
-        os.replace(extract_dir, target)  # atomic: the target appears complete or not at all
-    except BaseException:  # also Ctrl-C: clean up, then re-raise
-        zip_path.unlink(missing_ok=True)
-        shutil.rmtree(extract_dir, ignore_errors=True)
-        for folder in created:  # innermost first; only removed while still empty
+            print(f"[INFO] Downloading {url} ...")
+            content_type = fetch_url(url, zip_path)
             try:
-                folder.rmdir()
-            except OSError:
-                break
-        raise
+                with zipfile.ZipFile(zip_path) as archive:
+                    _zip_slip_check(archive, extract_dir)  # check every member before writing any
+                    print(f"[INFO] Extracting {zip_name} to {target} ...")
+                    archive.extractall(extract_dir)
+            except zipfile.BadZipFile as error:  # not a zip at all (an HTML error page?) or a damaged one
+                raise ValueError(f"{url} did not return a zip archive (Content-Type: {content_type}, "
+                                 f"{zip_path.stat().st_size} bytes): {error}") from error
+            if target.is_dir():
+                target.rmdir()  # an empty folder from an earlier run; rename cannot replace it everywhere
+            os.replace(extract_dir, target)  # atomic: the target appears complete or not at all
+        except BaseException:  # also Ctrl-C: clean up, then re-raise
+            zip_path.unlink(missing_ok=True)
+            shutil.rmtree(extract_dir, ignore_errors=True)
+            raise
 
     if remove_source:
         zip_path.unlink()

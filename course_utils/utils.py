@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,24 +44,39 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     call created for ``path`` are removed again.
     """
     path = Path(path)
-    created = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkstemp: its files are private (0600), and the rename would keep that mode. This
-    # one gets the permissions any new file gets (the umask's).
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"  # the pattern temp_files looks for
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    with new_folders(path.parent):
+        # Not tempfile.mkstemp: its files are private (0600), and the rename would keep that mode. This
+        # one gets the permissions any new file gets (the umask's).
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"  # the pattern temp_files looks for
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    return path
+
+
+@contextlib.contextmanager
+def new_folders(folder: str | Path) -> Iterator[Path]:
+    """Create ``folder`` and its missing parents; if the ``with`` body raises, remove the ones it created.
+
+    So a failed write leaves no empty folders behind. Removal goes innermost first and stops at a folder
+    that is no longer empty (something else wrote there meanwhile).
+    """
+    folder = Path(folder)
+    created = [f for f in (folder, *folder.parents) if not f.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        yield folder
     except BaseException:
-        tmp.unlink(missing_ok=True)
-        for folder in created:  # innermost first; stop at one that something else has filled meanwhile
+        for f in created:
             try:
-                folder.rmdir()
+                f.rmdir()
             except OSError:
                 break
         raise
-    return path
 
 
 def temp_files(path: str | Path) -> list[Path]:
