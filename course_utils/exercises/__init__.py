@@ -81,7 +81,7 @@ import torch
 
 __all__ = [
     "Mistake", "NotAttempted", "NumberQuestion", "Question", "Wrong",
-    "as_number", "expect_callable", "expect_class", "expect_close", "expect_tensor", "randn",
+    "as_number", "expect_callable", "expect_class", "expect_close", "expect_tensor", "perturb_", "randn",
     "lessons", "questions", "notebook_cells", "notebook_path", "build_notebook", "build_notebooks",
     "stale_notebooks", "main",
 ]
@@ -242,6 +242,28 @@ def _where(error: BaseException) -> str:
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:
     """Standard-normal float32 tensor from its own generator: repeatable, and the global RNG is untouched."""
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def perturb_(module: torch.nn.Module, seed: int, unscaled: Iterable[str] = ()) -> torch.nn.Module:
+    """Give every parameter of ``module`` random values, in place, so that leaving any step out shows.
+
+    LayerNorm scales become 1 + 0.3 noise (not the identity), other 1-D parameters (biases) 0.3 noise (not
+    zero), weights noise / sqrt(fan-in); the parameters named in ``unscaled`` get the noise as it is. The
+    values are repeatable (``randn`` with seed + the parameter's index). Returns ``module``, its mode unchanged.
+    """
+    unscaled = set(unscaled)
+    with torch.no_grad():
+        for i, (name, parameter) in enumerate(module.named_parameters()):
+            noise = randn(*parameter.shape, seed=seed + i)
+            if name in unscaled:
+                parameter.copy_(noise)
+            elif parameter.ndim == 1 and name.endswith("weight"):  # LayerNorm scales
+                parameter.copy_(1 + 0.3 * noise)
+            elif parameter.ndim == 1:
+                parameter.copy_(0.3 * noise)
+            else:
+                parameter.copy_(noise / math.sqrt(parameter[0].numel()))
+    return module
 
 
 def as_number(answer: Any, what: str = "your answer") -> float:

@@ -6,7 +6,6 @@ of one ViT-L block · q4 a post-norm block, for comparison
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from course_utils.exercises import (
     expect_class,
     expect_close,
     expect_tensor,
+    perturb_,
     randn,
 )
 from course_utils.vit import MLPBlock, TransformerEncoderBlock
@@ -48,25 +48,10 @@ from course_utils.vit import MLPBlock, TransformerEncoderBlock
 _ATOL, _RTOL = 1e-6, 1e-5
 
 
-def _perturb_(module: nn.Module, seed: int) -> nn.Module:
-    """Give every parameter of ``module`` random values, in place: LayerNorms that are not the identity and
-    biases that are not zero, so that leaving any of them out shows. Returns the module in eval mode."""
-    with torch.no_grad():
-        for i, (name, parameter) in enumerate(module.named_parameters()):
-            noise = randn(*parameter.shape, seed=seed + i)
-            if "layer_norm.weight" in name:
-                parameter.copy_(1 + 0.3 * noise)
-            elif parameter.ndim == 1:
-                parameter.copy_(0.3 * noise)
-            else:
-                parameter.copy_(noise / math.sqrt(parameter.shape[1]))
-    return module.eval()
-
-
 def _perturbed_block(dim: int, heads: int, hidden: int, seed: int) -> TransformerEncoderBlock:
-    """A TransformerEncoderBlock in eval mode, without dropout, with random parameters (see ``_perturb_``)."""
+    """A TransformerEncoderBlock in eval mode, without dropout, with random parameters (see ``perturb_``)."""
     block = TransformerEncoderBlock(dim, heads, hidden, mlp_dropout=0.0, attn_dropout=0.0)
-    _perturb_(block, seed)
+    perturb_(block, seed).eval()
     return block
 
 
@@ -188,7 +173,7 @@ def mlp_block(x, params):
         expect_callable(mlp_block, self.answer_name)
         # Small tokens first (there eps matters), then ViT-B size with ordinary tokens.
         for seed, (dim, hidden, scale) in enumerate([(8, 32, 0.01), (768, 3072, 1.0)]):
-            block = _perturb_(MLPBlock(dim, hidden, dropout=0.0), seed=100 * seed)
+            block = perturb_(MLPBlock(dim, hidden, dropout=0.0), seed=100 * seed).eval()
             x = scale * randn(2, 5, dim, seed=seed) + scale * 0.5
             with torch.no_grad():
                 self._check_case(mlp_block, block, x)

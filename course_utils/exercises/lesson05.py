@@ -6,7 +6,6 @@ q1 the ViT's forward pass from its pieces · q2 a mean-pooling head · q3 parame
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -20,6 +19,7 @@ from course_utils.exercises import (
     expect_callable,
     expect_close,
     expect_tensor,
+    perturb_,
     randn,
 )
 from course_utils.vit import ViT
@@ -45,19 +45,7 @@ _ATOL, _RTOL = 1e-5, 1e-5
 def _perturbed_vit(seed: int, cls: type[ViT] = ViT) -> ViT:
     """A small ViT in eval mode with every parameter random: a class token and LayerNorms that are far from
     0 and the identity, so that leaving any step out changes the logits."""
-    model = cls(**_SMALL).eval()
-    with torch.no_grad():
-        for i, (name, parameter) in enumerate(model.named_parameters()):
-            noise = randn(*parameter.shape, seed=seed + i)
-            if name in ("class_embedding", "position_embedding"):
-                parameter.copy_(noise)
-            elif parameter.ndim == 1 and name.endswith("weight"):  # LayerNorm scales
-                parameter.copy_(1 + 0.3 * noise)
-            elif parameter.ndim == 1:
-                parameter.copy_(0.3 * noise)
-            else:
-                parameter.copy_(noise / math.sqrt(parameter[0].numel()))
-    return model
+    return perturb_(cls(**_SMALL).eval(), seed, unscaled=("class_embedding", "position_embedding"))
 
 
 def _inputs(seed: int, batch: int = 3) -> torch.Tensor:

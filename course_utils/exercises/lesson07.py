@@ -21,6 +21,7 @@ from course_utils.exercises import (
     expect_callable,
     expect_close,
     expect_tensor,
+    perturb_,
     randn,
 )
 from course_utils.vit import ViT, interpolate_position_embedding
@@ -48,19 +49,9 @@ _HEAD = {"classifier.1.weight", "classifier.1.bias"}
 _NORM = {"classifier.0.weight", "classifier.0.bias"}
 
 
-def _perturbed_vit(seed: int, **overrides: Any) -> ViT:
+def _perturbed_vit(seed: int) -> ViT:
     """A small ViT with every parameter random (LayerNorms far from the identity), in train mode."""
-    model = ViT(**{**_SMALL, **overrides})
-    with torch.no_grad():
-        for i, (name, parameter) in enumerate(model.named_parameters()):
-            noise = randn(*parameter.shape, seed=seed + i)
-            if parameter.ndim == 1 and name.endswith("weight"):  # LayerNorm scales
-                parameter.copy_(1 + 0.3 * noise)
-            elif parameter.ndim == 1:
-                parameter.copy_(0.3 * noise)
-            else:
-                parameter.copy_(noise / math.sqrt(parameter[0].numel()))
-    return model
+    return perturb_(ViT(**_SMALL), seed)
 
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
