@@ -99,11 +99,12 @@ def position_embedding_similarity(pos_embed: torch.Tensor, grid: int) -> torch.T
     return (unit @ unit.T).reshape(grid, grid, grid, grid)
 
 
-def patch_distances(grid: int, patch_size: int) -> torch.Tensor:
-    """(N, N) Euclidean distances in pixels between the centres of the patches of a grid x grid image."""
+def patch_distances(grid: int, patch_size: int, p: float = 2.0) -> torch.Tensor:
+    """(N, N) distances in pixels between the centres of the patches of a grid x grid image: Euclidean, or
+    the p-norm distance for another ``p`` (1: Manhattan)."""
     rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
     centres = torch.stack([rows.flatten(), cols.flatten()], dim=1).double() * patch_size  # raster order
-    return torch.cdist(centres, centres)
+    return torch.cdist(centres, centres, p=p)
 
 
 def _stack_layers(attentions: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:

@@ -94,12 +94,15 @@ def load_pretrained(model: ViT, path: Path) -> None:
     utils.load_state(model, state, source=str(path))
 
 
+NO_WEIGHT_DECAY = ("class_embedding", "position_embedding")  # tensors of 2+ dims that do not decay
+
+
 def weight_decay_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(decayed, not decayed) parameters: weight matrices and conv kernels decay (as in timm); biases,
     LayerNorm scales and the class/position embeddings do not."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
-        skip = param.ndim < 2 or name in ("class_embedding", "position_embedding")
+        skip = param.ndim < 2 or name in NO_WEIGHT_DECAY
         (no_decay if skip else decay).append(param)
     return decay, no_decay
 

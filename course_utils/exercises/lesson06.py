@@ -25,6 +25,7 @@ from course_utils.exercises import (
     expect_tensor,
     randn,
 )
+from course_utils.train import NO_WEIGHT_DECAY, weight_decay_groups
 from course_utils.vit import TransformerEncoderBlock, ViT
 
 LESSON = "06_training_from_scratch"
@@ -403,14 +404,10 @@ q3 = OptimizerSteps()
 # q4: which parameters get weight decay
 # ---------------------------------------------------------------------------------------------------------
 
-_NO_DECAY_NAMES = ("class_embedding", "position_embedding")
-
-
 def _reference_groups(model: nn.Module) -> tuple[set[str], set[str]]:
-    decay, no_decay = set(), set()
-    for name, parameter in model.named_parameters():
-        (no_decay if parameter.ndim < 2 or name in _NO_DECAY_NAMES else decay).add(name)
-    return decay, no_decay
+    """The names in the training script's (decay, no decay) groups."""
+    names = {id(parameter): name for name, parameter in model.named_parameters()}
+    return tuple({names[id(parameter)] for parameter in group} for group in weight_decay_groups(model))
 
 
 def _names(group: Any, which: str) -> list[str]:
@@ -540,7 +537,7 @@ def decay_groups(model):
                         f"parameter belongs to exactly one.")
         wrongly_decayed = set(decay) & expected_no_decay
         wrongly_spared = set(no_decay) & expected_decay
-        if wrongly_decayed & set(_NO_DECAY_NAMES):
+        if wrongly_decayed & set(NO_WEIGHT_DECAY):
             raise Wrong("Your decay group holds the class token and/or E_pos. They are 3-D tensors, (1, 1, D) and "
                         "(1, N + 1, D), so a rule on `ndim` alone lets them through: keep them out by name. They "
                         "are learned inputs, not weights that multiply anything.")

@@ -228,9 +228,7 @@ def _distance(attn: torch.Tensor, grid: int, patch_size: int, *, keep: str = "pa
         weights = weights / weights.sum(dim=-1, keepdim=True)
     elif renormalize == "queries":
         weights = weights / weights.sum(dim=-2, keepdim=True)
-    rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
-    centres = torch.stack([rows.flatten(), cols.flatten()], dim=1).double() * patch_size
-    distance = torch.cdist(centres, centres, p=p) ** power
+    distance = interpret.patch_distances(grid, patch_size, p=p) ** power
     return (weights * distance).sum(dim=-1).mean(dim=(0, 2))
 
 
