@@ -81,7 +81,7 @@ import torch
 
 __all__ = [
     "Mistake", "NotAttempted", "NumberQuestion", "Question", "Wrong",
-    "as_number", "expect_callable", "expect_class", "expect_close", "expect_tensor", "perturb_", "randn",
+    "as_number", "explain_class_token_cat", "expect_callable", "expect_class", "expect_close", "expect_tensor", "perturb_", "randn",
     "lessons", "questions", "notebook_cells", "notebook_path", "build_notebook", "build_notebooks",
     "stale_notebooks", "main",
 ]
@@ -264,6 +264,15 @@ def perturb_(module: torch.nn.Module, seed: int, unscaled: Iterable[str] = ()) -
             else:
                 parameter.copy_(noise / math.sqrt(parameter[0].numel()))
     return module
+
+
+def explain_class_token_cat(error: Exception) -> str | None:
+    """Advice for the commonest Eq 1 slip, a class token joined to a batch without ``expand``; else None."""
+    text = str(error)
+    if "Sizes of tensors must match" in text or "must match the size of tensor" in text:
+        return ("Check the shapes you `torch.cat` and add: the class token is (1, 1, D) and needs "
+                "`.expand(B, -1, -1)` to join a batch of B images.")
+    return None
 
 
 def as_number(answer: Any, what: str = "your answer") -> float:

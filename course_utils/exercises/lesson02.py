@@ -19,6 +19,7 @@ from course_utils.exercises import (
     expect_class,
     expect_close,
     expect_tensor,
+    explain_class_token_cat,
     randn,
 )
 
@@ -402,10 +403,7 @@ class Eq1Embedding(nn.Module):
         if isinstance(error, TypeError) and "argument" in text:
             return ("Keep the constructor's arguments as in the stub: "
                     "Eq1Embedding(img_size, in_channels, patch_size, embedding_dim).")
-        if "Sizes of tensors must match" in text or "must match the size of tensor" in text:
-            return ("Check the shapes you `torch.cat` and add: the class token is (1, 1, D) and needs "
-                    "`expand(B, -1, -1)` to join a batch of B images.")
-        return None
+        return explain_class_token_cat(error)
 
     def _check(self, Eq1Embedding: Any) -> None:
         expect_class(Eq1Embedding, "Eq1Embedding")

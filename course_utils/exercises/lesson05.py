@@ -19,6 +19,7 @@ from course_utils.exercises import (
     expect_callable,
     expect_close,
     expect_tensor,
+    explain_class_token_cat,
     perturb_,
     randn,
 )
@@ -73,9 +74,8 @@ def _check_logits_shape(out: torch.Tensor, x: torch.Tensor, name: str) -> None:
 
 def _explain_shape_error(error: Exception) -> str | None:
     text = str(error)
-    if "Sizes of tensors must match" in text or "must match the size of tensor" in text:
-        return ("Check the shapes you `torch.cat` and add: the class token is (1, 1, D) and needs "
-                "`.expand(B, -1, -1)` to join a batch of B images.")
+    if advice := explain_class_token_cat(error):
+        return advice
     if "cannot be multiplied" in text or "normalized_shape" in text:
         return ("Check the shape of what you pass to `model.classifier`: one D-vector per image, (B, D).")
     return None
