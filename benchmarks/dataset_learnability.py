@@ -40,24 +40,14 @@ def render_naive(shape: str, size: int, rng: np.random.Generator) -> Image.Image
     if shape == "circle":
         draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=colour)
     else:
-        sides = {"square": 4, "triangle": 3}[shape]
-        draw.polygon([(cx + radius * math.cos(angle + 2 * math.pi * i / sides),
-                       cy + radius * math.sin(angle + 2 * math.pi * i / sides)) for i in range(sides)],
-                     fill=colour)
+        draw.polygon(shapes.SHAPES[shape](cx, cy, radius, angle), fill=colour)
     return image
 
 
 def run(name: str, workdir: Path) -> None:
     start = time.perf_counter()
-    if name == "naive":
-        original = shapes.render_shape
-        shapes.render_shape = render_naive  # generate_shapes draws with this function
-        try:
-            data = shapes.generate_shapes(workdir / "naive", shapes.PRESETS["shapes"])
-        finally:
-            shapes.render_shape = original
-    else:
-        data = shapes.generate_shapes(workdir / "contrast", shapes.PRESETS["shapes"])
+    data = shapes.generate_shapes(workdir / name, shapes.PRESETS["shapes"],
+                                  render=render_naive if name == "naive" else None)
     generated = time.perf_counter() - start
     results = train.main(["--data", str(data), "--output-dir", str(workdir / f"run_{name}"), "--quiet"])
     total = time.perf_counter() - start

@@ -18,6 +18,7 @@ import json
 import math
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -114,13 +115,16 @@ def default_data_dir() -> Path:
     return repo_data if (repo_data.parent / "pyproject.toml").is_file() else Path("data").resolve()
 
 
-def generate_shapes(root: str | Path, spec: ShapesSpec) -> Path:
+def generate_shapes(root: str | Path, spec: ShapesSpec,
+                    render: Callable[[str, int, np.random.Generator], Image.Image] | None = None) -> Path:
     """Write ``spec``'s images to ``root/{train,test}/<class>/<index>.png`` and return ``root``.
 
     Image ``i`` of class ``c`` in split ``s`` is drawn from the random stream seeded with
     ``(seed, s, c, i)``, so the dataset is the same on every machine. The files are written into a temp
     folder beside ``root`` that is renamed into place at the end: an interrupted run leaves nothing behind.
+    ``render(shape, size, rng)`` draws each image (default: ``render_shape``, the course's design).
     """
+    render = render or render_shape  # looked up at call time, so a test can patch render_shape
     root = Path(root)
     if root.exists():
         raise FileExistsError(f"{root} already exists; delete it or pick another folder")
@@ -134,7 +138,7 @@ def generate_shapes(root: str | Path, spec: ShapesSpec) -> Path:
                 folder.mkdir(parents=True)
                 for i in range(per_class):
                     rng = np.random.default_rng([spec.seed, split_id, class_id, i])
-                    render_shape(shape, spec.img_size, rng).save(folder / f"{i:05d}.png", compress_level=1)
+                    render(shape, spec.img_size, rng).save(folder / f"{i:05d}.png", compress_level=1)
         (tmp / MANIFEST).write_text(json.dumps(asdict(spec), indent=2))
         tmp.rename(root)
     except BaseException:

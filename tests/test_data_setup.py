@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from course_utils import data_setup, shapes
 from course_utils.shapes import ShapesSpec
@@ -29,6 +30,18 @@ def test_generation_is_deterministic(tiny, tmp_path):
     again = shapes.generate_shapes(tmp_path / "again", TINY)
     for path in (tiny / "train" / "square").glob("*.png"):
         assert path.read_bytes() == (again / "train" / "square" / path.name).read_bytes()
+
+
+def test_generation_draws_with_another_renderer(tmp_path):
+    calls = []
+
+    def grey(shape, size, rng):
+        calls.append(shape)
+        return Image.new("RGB", (size, size), (128, 128, 128))
+
+    root = shapes.generate_shapes(tmp_path / "grey", TINY, render=grey)
+    assert len(calls) == len(TINY.classes) * (TINY.train_per_class + TINY.test_per_class)
+    assert (np.asarray(Image.open(root / "test" / "square" / "00001.png")) == 128).all()
 
 
 def test_render_shape_is_high_contrast():
