@@ -34,9 +34,15 @@ def setup_source() -> str:
     )
 
 
-def _source(cell: dict) -> str:
+def cell_source(cell: dict) -> str:
+    """A notebook cell's text (the JSON holds it as one string or as a list of lines)."""
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else source
+
+
+def notebook_paths() -> list[Path]:
+    """Every notebook of the course, lessons and exercises, sorted (Jupyter's checkpoint copies left out)."""
+    return sorted(p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
 def sync_notebook(path: Path, repo_root: Path) -> bool:
@@ -45,15 +51,15 @@ def sync_notebook(path: Path, repo_root: Path) -> bool:
     cells = notebook["cells"]
     badge = badge_source(path.resolve().relative_to(repo_root.resolve()))
     changed = False
-    if cells and cells[0]["cell_type"] == "markdown" and "colab-badge.svg" in _source(cells[0]):
-        if _source(cells[0]) != badge:
+    if cells and cells[0]["cell_type"] == "markdown" and "colab-badge.svg" in cell_source(cells[0]):
+        if cell_source(cells[0]) != badge:
             cells[0]["source"], changed = badge, True
     else:
         cells.insert(0, {"cell_type": "markdown", "metadata": {}, "source": badge})
         changed = True
     setup = setup_source()
-    if len(cells) > 1 and cells[1]["cell_type"] == "code" and "google.colab" in _source(cells[1]):
-        if _source(cells[1]) != setup:
+    if len(cells) > 1 and cells[1]["cell_type"] == "code" and "google.colab" in cell_source(cells[1]):
+        if cell_source(cells[1]) != setup:
             cells[1]["source"], changed = setup, True
     else:
         cells.insert(1, {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
@@ -66,8 +72,8 @@ def sync_notebook(path: Path, repo_root: Path) -> bool:
 
 def main() -> None:
     repo_root = NOTEBOOKS_DIR.parent
-    for path in sorted(NOTEBOOKS_DIR.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" not in path.parts and sync_notebook(path, repo_root):
+    for path in notebook_paths():
+        if sync_notebook(path, repo_root):
             print(f"updated {path.relative_to(repo_root)}")
 
 

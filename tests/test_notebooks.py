@@ -11,11 +11,8 @@ import pytest
 from course_utils import colab
 
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(p for p in (REPO / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-
-
-def source(cell: dict) -> str:
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+NOTEBOOKS = colab.notebook_paths()
+source = colab.cell_source
 
 
 def test_every_lesson_and_exercise_notebook_is_found():

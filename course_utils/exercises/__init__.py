@@ -452,9 +452,9 @@ def build_notebook(lesson: ModuleType, solutions: bool) -> dict:
 
 
 def _read_cells(path: Path) -> list[tuple[str, str]]:
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    return [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
-            for c in cells]
+    from course_utils.colab import cell_source
+
+    return [(c["cell_type"], cell_source(c)) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]]
 
 
 def stale_notebooks(lesson: ModuleType) -> list[Path]:
