@@ -13,20 +13,18 @@ re-run the code path quickly (mostly through ``python -m course_utils.train``'s 
 from __future__ import annotations
 
 import ast
-import functools
 import json
 import os
 import shutil
-import threading
 import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import torch
+from local_http import LocalServer
 from torch import nn
 
 import course_utils
@@ -253,22 +251,14 @@ def not_a_zip(tmp_path, tiny, run):
 
 
 def http_error(tmp_path, tiny, run):
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
     served = tmp_path / "served"
     served.mkdir()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/missing.zip"
+    server = LocalServer(served)
+    url = f"{server.url}/missing.zip"
 
     def action():
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        try:
+        with server:
             download_data(url, "images", data_dir=tmp_path / "data")
-        finally:
-            httpd.shutdown()
-            httpd.server_close()
     return action, [url, "HTTP 404"]
 
 
