@@ -238,10 +238,11 @@ class AttentionDistance(Question):
     answer_name = "attention_distance"
     prompt = """\
 Write `attention_distance(attn, grid, patch_size)`: the mean attention distance of every head of one layer,
-Appendix D.7's "distance in image space across which information is integrated". `attn` holds one layer's
-attention weights for a batch, shape $(B, \\text{heads}, N + 1, N + 1)$, as `ViT.attention_maps` returns them
-(token 0 is the class token, tokens $1..N$ the patches in raster order; every row sums to 1). Return a tensor of
-shape $(\\text{heads},)$. The conventions of the lesson's `interpret.mean_attention_distance`:
+§4.5's "distance in image space across which information is integrated" (details in Appendix D.7). `attn`
+holds one layer's attention weights for a batch, shape $(B, \\text{heads}, N + 1, N + 1)$, as
+`ViT.attention_maps` returns them (token 0 is the class token, tokens $1..N$ the patches in raster order; every
+row sums to 1). Return a tensor of shape $(\\text{heads},)$. The conventions of the lesson's
+`interpret.mean_attention_distance`:
 
 1. **class token excluded:** keep only the patch-to-patch weights, queries $1..N$ and keys $1..N$;
 2. **renormalised:** rescale each query's weights over the $N$ patches to sum to 1;
