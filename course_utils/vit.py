@@ -289,7 +289,10 @@ def interpolate_position_embedding(position_embedding: torch.Tensor, new_grid: i
     """Resize E_pos (1, 1 + g*g, D) to (1, 1 + new_grid**2, D) by 2D bicubic interpolation (paper §3.2).
 
     The class token's embedding is kept as it is; the g x g grid of patch embeddings is treated as an image
-    and resized. Imitates torchvision's ``interpolate_embeddings`` (bicubic, align_corners=True).
+    and resized. The paper asks for "2D interpolation of the pre-trained position embeddings" but does not say
+    which kind. The authors' JAX code (``vit_jax/checkpoint.py``) uses linear ``scipy.ndimage.zoom(order=1)``,
+    timm's ``resample_abs_pos_embed`` bicubic with ``antialias=True``; this imitates torchvision's
+    ``interpolate_embeddings`` (bicubic, ``align_corners=True``).
     """
     class_pos, patch_pos = position_embedding[:, :1], position_embedding[:, 1:]
     old_grid = math.isqrt(patch_pos.shape[1])
