@@ -1,13 +1,12 @@
 """Training and testing loops (the course's ``engine.train_step / test_step / train``).
 
 Beyond the course's version: an optional learning-rate scheduler stepped every batch, gradient clipping,
-mixed precision (bf16 autocast on the CPU; fp16 with a GradScaler, or bf16, on CUDA), a check that stops
-on a NaN/inf loss, and a per-epoch callback for checkpointing.
+mixed precision chosen by the hardware (``amp``, see ``course_utils.precision``), a check that stops on a
+NaN/inf loss, and a per-epoch callback for checkpointing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
@@ -19,31 +18,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from course_utils.precision import Precision, choose_precision
+
 Results = dict[str, list[float]]
-
-
-def autocast_dtype(device: str | torch.device, amp: bool) -> torch.dtype | None:
-    """The autocast dtype for ``device``: bf16 on the CPU and on GPUs that support it, else fp16; None if off."""
-    if not amp:
-        return None
-    device_type = torch.device(device).type
-    if device_type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    return torch.bfloat16
-
-
-def autocast(device: str | torch.device, amp: bool) -> contextlib.AbstractContextManager:
-    """A ``torch.autocast`` context for ``device`` when ``amp`` is on, else a no-op context."""
-    dtype = autocast_dtype(device, amp)
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
-
-
-def make_grad_scaler(device: str | torch.device, amp: bool) -> torch.amp.GradScaler:
-    """A GradScaler that is enabled only where it is needed: fp16 autocast on CUDA."""
-    enabled = autocast_dtype(device, amp) == torch.float16
-    return torch.amp.GradScaler(torch.device(device).type, enabled=enabled)
 
 
 def progress_disabled() -> bool:
@@ -55,21 +32,23 @@ def progress_disabled() -> bool:
 
 def train_step(model: nn.Module, dataloader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                device: str | torch.device, scheduler: Any = None, grad_clip: float | None = None,
-               amp: bool = False, scaler: torch.amp.GradScaler | None = None,
+               amp: str | bool | Precision = False, scaler: torch.amp.GradScaler | None = None,
                epoch: int = 0) -> tuple[float, float]:
     """Train ``model`` for one epoch. Batches are (B, C, H, W) images and (B,) labels.
 
-    Returns (mean loss, accuracy as a fraction in [0, 1]). Raises FloatingPointError naming the epoch and
-    batch if the loss becomes NaN or inf.
+    ``amp`` is the precision: False / "off" (fp32), True / "auto" (chosen by the hardware), "bf16", "fp16"
+    or a ``Precision``. Returns (mean loss, accuracy as a fraction in [0, 1]). Raises FloatingPointError
+    naming the epoch and batch if the loss becomes NaN or inf.
     """
     model.train()
-    scaler = scaler or make_grad_scaler(device, amp)
+    precision = choose_precision(device, amp)
+    scaler = scaler if scaler is not None else precision.grad_scaler()
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
     for batch, (X, y) in enumerate(dataloader):
         X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast(device, amp):
+        with precision.autocast():
             logits = model(X)
             loss = loss_fn(logits, y)
         if not math.isfinite(loss.item()):
@@ -92,15 +71,19 @@ def train_step(model: nn.Module, dataloader: DataLoader, loss_fn: nn.Module, opt
 
 @torch.inference_mode()
 def test_step(model: nn.Module, dataloader: DataLoader, loss_fn: nn.Module, device: str | torch.device,
-              amp: bool = False) -> tuple[float, float]:
-    """Evaluate ``model`` on ``dataloader``. Returns (mean loss, accuracy as a fraction in [0, 1])."""
+              amp: str | bool | Precision = False) -> tuple[float, float]:
+    """Evaluate ``model`` on ``dataloader`` in precision ``amp`` (as in ``train_step``).
+
+    Returns (mean loss, accuracy as a fraction in [0, 1]).
+    """
     model.eval()
+    precision = choose_precision(device, amp)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
     for X, y in dataloader:
         X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast(device, amp):
+        with precision.autocast():
             logits = model(X)
         total_loss += loss_fn(logits.float(), y) * len(y)
         correct += (logits.argmax(dim=1) == y).sum()
@@ -120,7 +103,7 @@ def _mean_metrics(total_loss: torch.Tensor, correct: torch.Tensor, seen: int,
 
 def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataLoader,
           optimizer: torch.optim.Optimizer, loss_fn: nn.Module, epochs: int, device: str | torch.device,
-          scheduler: Any = None, grad_clip: float | None = None, amp: bool = False,
+          scheduler: Any = None, grad_clip: float | None = None, amp: str | bool | Precision = False,
           start_epoch: int = 0, results: Results | None = None,
           on_epoch_end: Callable[[int, Results], None] | None = None,
           progress: bool | None = None, verbose: bool = True,
@@ -130,12 +113,16 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
     Returns ``{"train_loss": [...], "train_acc": [...], "test_loss": [...], "test_acc": [...]}`` with one
     value per epoch (accuracies are fractions in [0, 1]). ``scheduler`` is stepped after every batch.
     ``on_epoch_end(epoch, results)`` runs after each epoch (e.g. to save a checkpoint). ``start_epoch``
-    and ``results`` continue an interrupted run; pass ``scaler`` (see ``make_grad_scaler``) to checkpoint
-    and restore its state too. A DistributedDataParallel model is evaluated through its plain module, so
-    test shards of unequal size never wait on each other.
+    and ``results`` continue an interrupted run; pass ``scaler`` (see ``Precision.grad_scaler``) to
+    checkpoint and restore its state too. ``amp`` is the precision, resolved once by
+    ``course_utils.precision.choose_precision`` and printed when ``verbose``. A DistributedDataParallel
+    model is evaluated through its plain module, so test shards of unequal size never wait on each other.
     """
     results = results or {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
-    scaler = scaler if scaler is not None else make_grad_scaler(device, amp)
+    precision = choose_precision(device, amp)
+    scaler = scaler if scaler is not None else precision.grad_scaler()
+    if verbose:
+        print(precision.describe(), flush=True)
     eval_model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     disable = progress_disabled() if progress is None else not progress
     for epoch in tqdm(range(start_epoch, epochs), initial=start_epoch, total=epochs, disable=disable,
@@ -144,8 +131,8 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
         if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new, seeded shuffle every epoch
             sampler.set_epoch(epoch)
         train_loss, train_acc = train_step(model, train_dataloader, loss_fn, optimizer, device, scheduler,
-                                           grad_clip, amp, scaler, epoch)
-        test_loss, test_acc = test_step(eval_model, test_dataloader, loss_fn, device, amp)
+                                           grad_clip, precision, scaler, epoch)
+        test_loss, test_acc = test_step(eval_model, test_dataloader, loss_fn, device, precision)
         for key, value in zip(results, (train_loss, train_acc, test_loss, test_acc), strict=True):
             results[key].append(value)
         if verbose:

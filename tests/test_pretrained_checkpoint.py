@@ -65,7 +65,10 @@ def test_reaches_its_stated_accuracy(raw: dict) -> None:
     assert len(test_data) == 1000
     assert accuracy == pytest.approx(raw["test_acc"], abs=0.01)
     assert accuracy >= 0.6  # chance is 0.2
-    # bf16 autocast (the training script's default) evaluates the trained model as well as fp32 does.
-    bf16_loss, bf16_accuracy = engine.test_step(model, test_dataloader, loss_fn, "cpu", amp=True)
-    assert bf16_accuracy == pytest.approx(accuracy, abs=0.005)  # at most 5 of the 1,000 predictions change
-    assert bf16_loss == pytest.approx(loss, rel=0.02)
+    # bf16 autocast (what --amp auto picks on a CPU or GPU with native bf16) evaluates the trained model as
+    # well as fp32 does. On a CPU without native bf16 it is emulated and ~10x slower, so one batch of 250.
+    first_batch = [next(iter(test_dataloader))]
+    fp32_loss, fp32_accuracy = engine.test_step(model, first_batch, loss_fn, "cpu", amp="off")
+    bf16_loss, bf16_accuracy = engine.test_step(model, first_batch, loss_fn, "cpu", amp="bf16")
+    assert bf16_accuracy == pytest.approx(fp32_accuracy, abs=0.008)  # at most 2 of the 250 predictions change
+    assert bf16_loss == pytest.approx(fp32_loss, rel=0.02)
