@@ -2,7 +2,7 @@
 
 With no flags it generates the bundled ``shapes`` dataset (if absent) and trains a micro ViT on it with
 the paper's recipe, scaled down: AdamW, linear warmup then cosine decay, gradient clipping at norm 1,
-label smoothing, bf16 autocast. Every epoch it writes, atomically, ``checkpoint.pt`` (everything needed
+label smoothing, and the precision the hardware runs fastest (``--amp auto``). Every epoch it writes, atomically, ``checkpoint.pt`` (everything needed
 to resume) and ``results.json`` into ``--output-dir``; at the end, ``loss_curves.png``.
 
 Multi-process training: ``torchrun --standalone --nproc_per_node N -m course_utils.train ...``
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data.distributed import DistributedSampler
 
-from course_utils import data_setup, engine, shapes, utils
+from course_utils import data_setup, engine, flops, precision, shapes, utils
 from course_utils.vit import MODEL_CONFIGS, ViT
 
 CHECKPOINT = "checkpoint.pt"
@@ -52,8 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--label-smoothing", type=float, default=0.1, help="default: %(default)s")
     parser.add_argument("--grad-clip", type=float, default=1.0, help="global grad-norm clip, 0 = off (default: %(default)s)")
     parser.add_argument("--dropout", type=float, default=0.0, help="the paper's dropout (default: %(default)s)")
-    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
-                        help="mixed precision: bf16 autocast on CPU, fp16/bf16 on CUDA (default: on)")
+    parser.add_argument("--amp", choices=precision.MODES, default="auto",
+                        help="precision: auto (bf16 autocast where the CPU or GPU has native bf16, fp16 + "
+                             "GradScaler on older GPUs, else fp32; see course_utils/precision.py), or force "
+                             "bf16, fp16 or off (fp32) (default: %(default)s)")
+    parser.add_argument("--no-amp", dest="amp", action="store_const", const="off", help="same as --amp off")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True,
                         help="decode every image once and keep the tensors in memory (default: on)")
@@ -218,12 +221,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     scheduler = engine.warmup_cosine_scheduler(optimizer, int(args.warmup_epochs * steps_per_epoch),
                                                args.epochs * steps_per_epoch)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-    scaler = engine.make_grad_scaler(device, args.amp)
+    chosen = precision.choose_precision(device, args.amp)
+    scaler = chosen.grad_scaler()
+    # The cost of the run in FLOPs (forward + backward of every training image, every epoch): a budget that
+    # holds on any machine, unlike seconds.
+    train_flops = flops.training_flops(model, tuple(train_data[0][0].shape), len(train_data), args.epochs)
     # the learning-rate schedule's shape: a resumed run must keep it (steps_per_epoch follows --batch-size
     # and the number of processes)
     schedule = {"epochs": args.epochs, "steps_per_epoch": steps_per_epoch}
 
     start_epoch, results = 0, None
+    wall_s: list[float] = []  # seconds from the start of the run to the end of each epoch
     checkpoint_path = output_dir / CHECKPOINT
     if args.resume:
         checkpoint = utils.load_checkpoint(checkpoint_path, map_location=device)
@@ -240,6 +248,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             scaler.load_state_dict(checkpoint["scaler"])
         set_rng_state(checkpoint["rng"])
         start_epoch, results = checkpoint["epoch"] + 1, checkpoint["results"]
+        wall_s[:] = checkpoint.get("wall_s", [])
         if is_main:
             print(f"[INFO] Resuming from {checkpoint_path} after epoch {start_epoch}")
 
@@ -255,17 +264,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def save(epoch: int, results: dict[str, list[float]]) -> None:
         if not is_main:
             return
+        resumed_from = wall_s[start_epoch - 1] if start_epoch else 0.0
+        wall_s[epoch:] = [resumed_from + time.perf_counter() - start]
         checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                       "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
                       "rng": rng_state(), "schedule": schedule, "results": results, "config": config,
-                      "class_names": class_names, "args": {k: str(v) for k, v in vars(args).items()}}
+                      "class_names": class_names, "wall_s": wall_s,
+                      "args": {k: str(v) for k, v in vars(args).items()}}
         utils.save_checkpoint(checkpoint, checkpoint_path)
         summary = {**results, "final_test_acc": results["test_acc"][-1], "epochs_done": epoch + 1,
-                   "class_names": class_names, "config": config}
+                   "precision": chosen.name, "precision_reason": chosen.reason,
+                   "train_flops": train_flops, "class_names": class_names, "config": config}
         utils.atomic_write(output_dir / RESULTS, lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
 
     results = engine.train(train_model, train_dl, test_dl, optimizer, loss_fn, args.epochs, device,
-                           scheduler=scheduler, grad_clip=args.grad_clip or None, amp=args.amp,
+                           scheduler=scheduler, grad_clip=args.grad_clip or None, amp=chosen,
                            start_epoch=start_epoch, results=results, on_epoch_end=save,
                            progress=False if args.quiet else None, verbose=is_main, scaler=scaler)
     elapsed = time.perf_counter() - start
@@ -282,10 +295,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.export is not None:
             export_checkpoint(model, config, class_names, results["test_acc"][-1], args.export)
         print(f"[INFO] final test accuracy {results['test_acc'][-1]:.4f} after {elapsed:.1f} s "
-              f"(data generation included); wrote {output_dir}")
+              f"(data generation included), {train_flops / 1e12:.2f} TFLOP of training; wrote {output_dir}")
     if world_size > 1:
         torch.distributed.destroy_process_group()
-    return {**results, "elapsed_s": elapsed}
+    return {**results, "elapsed_s": elapsed, "wall_s": wall_s, "precision": chosen.name,
+            "train_flops": train_flops}
 
 
 if __name__ == "__main__":
