@@ -5,7 +5,8 @@ Absolute times on a shared laptop or CI machine are noise; ratios of runs interl
 same batch. Printed:
 
 - train step and inference throughput of ours / timm and torchvision / timm (median of per-round ratios);
-- bf16 autocast / fp32 for our train step;
+- on a CPU with native bf16 (or with --bf16 on): bf16 autocast / fp32 for our train step, and our bf16 train
+  step against timm's under the same autocast (on a CPU without it, bf16 is emulated and ~10x slower: skipped);
 - torch.compile / eager for our train step (and whether compiled outputs equal eager ones);
 - the optimizer step's share of a train step, for AdamW foreach and fused;
 - model FLOP utilisation: achieved FLOP/s of our fp32 train step / a fp32 GEMM peak measured here.
@@ -25,8 +26,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from course_utils import vit
-from course_utils.engine import autocast
+from course_utils import flops, vit
+from course_utils.precision import choose_precision, cpu_has_native_bf16
 
 TIMM_NAMES = {"ti": "vit_tiny_patch16_224", "s": "vit_small_patch16_224", "b": "vit_base_patch16_224"}
 
@@ -42,13 +43,14 @@ def build_models(size: str) -> dict[str, nn.Module]:
     return models
 
 
-def train_step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool = False,
+def train_step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: str = "off",
                   fused: bool = False) -> Callable[[], None]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused or None, foreach=None if fused else True)
     loss_fn = nn.CrossEntropyLoss()
+    precision = choose_precision(x.device, amp)
 
     def step() -> None:
-        with autocast(x.device, amp):
+        with precision.autocast():
             loss = loss_fn(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -58,9 +60,9 @@ def train_step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool 
     return step
 
 
-def infer_fn(model: nn.Module, x: torch.Tensor, amp: bool = False) -> Callable[[], None]:
+def infer_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     def infer() -> None:
-        with torch.inference_mode(), autocast(x.device, amp):
+        with torch.inference_mode():
             model(x)
 
     return infer
@@ -107,12 +109,9 @@ def gemm_peak_flops(n: int = 2048, repeat: int = 5) -> float:
     return 2 * n**3 / seconds(lambda: a @ b, repeat)
 
 
-def train_flops_per_image(model: vit.ViT) -> float:
-    """~6 x parameters x tokens for forward + backward of the matmuls, plus attention's two matmuls."""
-    tokens = model.num_patches + 1
-    dim, layers = model.config["embedding_dim"], model.config["num_transformer_layers"]
-    matmul_params = sum(p.numel() for n, p in model.named_parameters() if n.endswith("weight") and p.ndim == 2)
-    return 3 * (2 * matmul_params * tokens + layers * 4 * tokens * tokens * dim)
+def train_flops_per_image(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """FLOPs of one image's forward + backward, counted by torch's FlopCounterMode (course_utils.flops)."""
+    return flops.train_step_flops(model, x, y) / len(x)
 
 
 def main() -> None:
@@ -122,6 +121,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=1, help="calls per round")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                        help="time bf16 autocast: auto = only on a CPU with native bf16 (default: %(default)s)")
     args = parser.parse_args()
     start = time.perf_counter()
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "No CUDA runtime" on CPU machines
@@ -142,16 +143,27 @@ def main() -> None:
     for name in models:
         print(f"  {name:12s} train {speedup(train, name, 'timm'):27s} inference {speedup(infer, name, 'timm')}")
 
-    # A run of its own: a bf16 step leaves memory laid out for other sizes, which would slow a fp32 step of
-    # one model right after it and bias the comparison with timm above.
     ours = models["ours"].train()
-    rounds = min(args.rounds, 3)  # the ratio is far from 1, so fewer rounds suffice
-    amp = interleaved({"fp32": train_step_fn(ours, x, y), "bf16": train_step_fn(ours, x, y, amp=True)}, rounds,
-                      args.repeat)
-    print(f"\nbf16 autocast / fp32, our train step ({rounds} rounds): {speedup(amp, 'bf16', 'fp32')}")
+    rounds = min(args.rounds, 3)  # the ratios below are far from 1, so fewer rounds suffice
+    native = cpu_has_native_bf16()
+    if args.bf16 == "on" or (args.bf16 == "auto" and native):
+        # Runs of their own: a bf16 step leaves memory laid out for other sizes, which would slow a fp32 step
+        # of one model right after it and bias the comparison with timm above.
+        amp = interleaved({"fp32": train_step_fn(ours, x, y), "bf16": train_step_fn(ours, x, y, amp="bf16")},
+                          rounds, args.repeat)
+        print(f"\nbf16 autocast / fp32, our train step ({rounds} rounds): {speedup(amp, 'bf16', 'fp32')}"
+              f"{'' if native else ' (this CPU has no native bf16: emulated)'}")
+        timm_model = models["timm"].train()
+        both = interleaved({"ours": train_step_fn(ours, x, y, amp="bf16"),
+                            "timm": train_step_fn(timm_model, x, y, amp="bf16")}, rounds, args.repeat)
+        print(f"ours / timm, train step, both under bf16 autocast ({rounds} rounds): "
+              f"{speedup(both, 'ours', 'timm')}")
+    else:
+        print("\nbf16: not timed, this CPU has no native bf16 (bf16 autocast would be emulated, about 10x slower "
+              "than fp32; --bf16 on times it anyway)")
     our_step = statistics.median(train["ours"])
     peak = gemm_peak_flops()
-    achieved = train_flops_per_image(ours) * args.batch_size / our_step
+    achieved = train_flops_per_image(ours, x, y) * args.batch_size / our_step
     print(f"model FLOP utilisation (fp32 train step / measured fp32 GEMM peak of {peak / 1e9:.0f} GFLOP/s): "
           f"{achieved / peak:.0%}")
 

@@ -32,9 +32,11 @@ def test_interleaved_alternates_the_order_and_times_every_round():
 
 
 def test_throughput_benchmark_prints_every_ratio():
-    out = run("vit_throughput.py", "--model", "ti", "--batch-size", "1", "--rounds", "2", "--no-compile")
-    for label in ("ours ", "timm ", "bf16 autocast / fp32", "model FLOP utilisation", "AdamW foreach",
-                  "AdamW fused"):
+    # --bf16 on: the bf16 comparisons run even on a CPU that only emulates bf16 (tiny model, one image)
+    out = run("vit_throughput.py", "--model", "ti", "--batch-size", "1", "--rounds", "2", "--no-compile",
+              "--bf16", "on")
+    for label in ("ours ", "timm ", "bf16 autocast / fp32", "ours / timm, train step, both under bf16 autocast",
+                  "model FLOP utilisation", "AdamW foreach", "AdamW fused"):
         assert label in out, out
     ours = re.search(r"ours\s+train ([\d.]+)x .* inference ([\d.]+)x", out)
     assert ours and all(0.2 < float(ratio) < 5 for ratio in ours.groups()), out
@@ -47,3 +49,14 @@ def test_attention_benchmark_finds_both_kernels_equal():
     for row in rows:
         dtype, max_diff = row[4], float(row[5])
         assert max_diff < (2e-2 if dtype == "bfloat16" else 1e-5), row
+
+
+def test_time_to_accuracy_benchmark_prints_the_machine_the_precision_and_the_cost():
+    out = run("time_to_accuracy.py", "--dataset", "shapes_small", "--", "--epochs", "1", "--img-size", "16",
+              "--batch-size", "64")
+    for label in ("CPU capability: ", "native bf16: ", "fp32 matmul ", "precision chosen: ", "training FLOPs: ",
+                  "data generation: ", "wall time to 0.90 test accuracy: ", "wall time to the end: ",
+                  "final test accuracy: "):
+        assert label in out, out
+    flops = float(re.search(r"training FLOPs: ([\d.]+) TFLOP", out).group(1))
+    assert 0 < flops < 1, out  # 225 images of 16 px, one epoch

@@ -1,0 +1,70 @@
+"""Time to accuracy of the main job, ``python -m course_utils.train``, data generation included.
+
+Prints what decides the speed on this machine (the CPU's capability, whether it has native bf16, its fp32
+matrix-multiply rate), the precision the training script chooses, the training FLOPs (a cost that holds
+on any machine), the wall time to 0.90 test accuracy and to the end, and the final accuracy.
+
+    python benchmarks/time_to_accuracy.py                      # the main job as the README runs it
+    ../shared/tools/as-baseline-cpu python benchmarks/time_to_accuracy.py   # held to AVX2, 2 threads
+    python benchmarks/time_to_accuracy.py -- --epochs 2        # flags after -- go to the training script
+
+The data set is generated into a fresh temporary folder, so its generation is timed as a new learner's
+first run pays for it. Time it on a quiet machine: two jobs sharing two cores slow each other down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from course_utils import precision, shapes, train, utils
+
+TARGET = 0.90
+
+
+def matmul_gflops(n: int = 2048, seconds: float = 1.0) -> float:
+    """The fp32 matrix-multiply rate of this machine, GFLOP/s (n x n by n x n, torch's thread count)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        calls += 1
+    return 2 * n**3 * calls / (time.perf_counter() - start) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="shapes", choices=sorted(shapes.PRESETS))
+    parser.add_argument("train_args", nargs="*", help="flags for the training script, after --")
+    args = parser.parse_args()
+
+    device = utils.get_device()
+    print(f"CPU capability: {torch.backends.cpu.get_cpu_capability()}, native bf16: "
+          f"{precision.cpu_has_native_bf16()} (oneDNN bf16: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}), "
+          f"{torch.get_num_threads()} threads, fp32 matmul {matmul_gflops():.0f} GFLOP/s, device {device}, "
+          f"torch {torch.__version__}")
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        data = shapes.get_dataset(args.dataset, data_dir=tmp)
+        generation = time.perf_counter() - start
+        run = train.main(["--data", str(data), "--output-dir", str(Path(tmp) / "run"), "--quiet",
+                          *args.train_args])
+    total = generation + run["elapsed_s"]
+    reached = next((generation + wall for acc, wall in zip(run["test_acc"], run["wall_s"], strict=True)
+                    if acc >= TARGET), None)
+    print(f"\nprecision chosen: {run['precision']}")
+    print(f"training FLOPs: {run['train_flops'] / 1e12:.2f} TFLOP")
+    print(f"data generation: {generation:.1f} s")
+    print(f"wall time to {TARGET:.2f} test accuracy: "
+          + (f"{reached:.1f} s" if reached is not None else f"not reached in {len(run['test_acc'])} epochs"))
+    print(f"wall time to the end: {total:.1f} s ({len(run['test_acc'])} epochs)")
+    print(f"final test accuracy: {run['test_acc'][-1]:.4f}")
+
+
+if __name__ == "__main__":
+    main()
