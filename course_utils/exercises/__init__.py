@@ -59,6 +59,13 @@ Adding the exercises of a lesson
 4. Run ``python -m course_utils.exercises NN --execute``, ``ruff check`` and
    ``pytest tests/test_exercises.py notebooks/exercises``, then link the exercises notebook from the end of
    the lesson.
+
+Grading
+-------
+``python -m course_utils.exercises grade SUBMISSION...`` re-executes submitted exercise notebooks and writes
+``gradebook.csv`` (see ``course_utils/exercises/grade.py``). While it runs a notebook, ``check`` also appends
+its verdict to the file named by the ``COURSE_UTILS_GRADE_RESULTS`` environment variable; otherwise that
+variable is unset and ``check`` only prints.
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ import argparse
 import importlib
 import json
 import math
+import os
 import pkgutil
 import re
 import subprocess
@@ -83,7 +91,7 @@ __all__ = [
     "Mistake", "NotAttempted", "NumberQuestion", "Question", "Wrong",
     "as_number", "explain_class_token_cat", "expect_callable", "expect_class", "expect_close", "expect_tensor", "perturb_", "randn",
     "lessons", "questions", "notebook_cells", "notebook_path", "build_notebook", "build_notebooks",
-    "stale_notebooks", "main",
+    "stale_notebooks", "main", "GRADE_RESULTS_ENV",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -150,32 +158,34 @@ class Question:
 
     def check(self, answer: Any = _MISSING) -> bool:
         """Print whether ``answer`` is right (and if not, what looks wrong). Return True if it is right."""
+        status, message = self._verdict(answer)
+        print(message)
+        _record_for_grader(self, status, message)
+        return status == "correct"
+
+    def _verdict(self, answer: Any) -> tuple[str, str]:
+        """(status, message): status is "correct", "wrong", "not attempted" or "error" (the learner's code
+        raised); the message is what ``check`` prints."""
         if answer is _MISSING:
-            print(f"⏳ Pass your answer to the check: ex.{self.name}.check({self.answer_name})")
-            return False
+            return "not attempted", f"⏳ Pass your answer to the check: ex.{self.name}.check({self.answer_name})"
         try:
             if answer is Ellipsis or answer is None:
                 raise NotAttempted
             self._check(answer)
         except (NotAttempted, NotImplementedError):
             todo = "`raise NotImplementedError`" if "NotImplementedError" in self.stub else "`...`"
-            print(f"⏳ Not attempted yet: write `{self.answer_name}` in the cell above (replace the {todo} "
-                  f"with your code), run it, then run this check again.")
-            return False
+            return "not attempted", (f"⏳ Not attempted yet: write `{self.answer_name}` in the cell above (replace "
+                                     f"the {todo} with your code), run it, then run this check again.")
         except Wrong as wrong:
-            print(f"❌ {wrong}")
-            return False
+            return "wrong", f"❌ {wrong}"
         except Exception as error:  # an error in the learner's code: report it, never raise
-            print(f"❌ Your code raised {type(error).__name__}: {error}{_where(error)}")
+            message = f"❌ Your code raised {type(error).__name__}: {error}{_where(error)}"
             try:
                 advice = self._explain_error(error)
             except Exception:  # advice is optional; never let it hide the learner's error
                 advice = None
-            if advice:
-                print(f"   {advice}")
-            return False
-        print("✅ Correct!" + (f" {self.why}" if self.why else ""))
-        return True
+            return "error", message + (f"\n   {advice}" if advice else "")
+        return "correct", "✅ Correct!" + (f" {self.why}" if self.why else "")
 
     def hint(self, n: int = 1) -> None:
         """Print the hint (the ``n``-th one, if the question has several)."""
@@ -233,6 +243,28 @@ def _where(error: BaseException) -> str:
         line = f": `{frame.line.strip()}`" if frame.line else ""
         return f"\n   (line {frame.lineno} of `{frame.name}`{line})" if frame.name != "<module>" else ""
     return ""
+
+
+GRADE_RESULTS_ENV = "COURSE_UTILS_GRADE_RESULTS"
+
+
+def _record_for_grader(question: Question, status: str, message: str) -> None:
+    """When the grader runs this notebook, append the verdict to its results file as one JSON line.
+
+    ``python -m course_utils.exercises grade`` sets ``COURSE_UTILS_GRADE_RESULTS`` to a file outside the
+    submission's folder, and reads the verdicts from there, never from the notebook's outputs: printing
+    "✅ Correct!" or editing stored outputs adds nothing to it (see ``course_utils/exercises/grade.py``).
+    """
+    path = os.environ.get(GRADE_RESULTS_ENV)
+    if not path:
+        return
+    record = {"lesson": type(question).__module__.rsplit(".", 1)[-1], "question": question.name,
+              "status": status, "message": message[:2000]}
+    try:
+        with open(path, "a", encoding="utf-8") as results:
+            results.write(json.dumps(record, ensure_ascii=False) + "\n")
+    except OSError:  # the grader reports a check that left no verdict
+        pass
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -488,11 +520,18 @@ def _execute(path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m course_utils.exercises``: (re)build the exercise and solution notebooks."""
+    """``python -m course_utils.exercises``: (re)build the exercise and solution notebooks, or, with ``grade``
+    first, grade submissions (``course_utils.exercises.grade``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["grade"]:
+        from course_utils.exercises.grade import main as grade_main
+
+        return grade_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.exercises",
         description="Rebuild notebooks/exercises/NN_*_{exercises,solutions}.ipynb from "
-                    "course_utils/exercises/lessonNN.py. Execute them before committing (--execute).")
+                    "course_utils/exercises/lessonNN.py. Execute them before committing (--execute).",
+        epilog="To grade submitted notebooks: python -m course_utils.exercises grade --help")
     parser.add_argument("lessons", nargs="*", help="lesson numbers (e.g. 02 03); default: all")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is stale")
     parser.add_argument("--force", action="store_true", help="rewrite every notebook, stale or not")
