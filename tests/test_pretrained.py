@@ -32,10 +32,20 @@ def test_failed_download_names_the_url_and_leaves_nothing(server, tmp_path, body
     with pytest.raises(RuntimeError, match=message) as error:
         pretrained.pretrained_checkpoint("ck", data, url=f"{base}/ck.pt")
     assert f"{base}/ck.pt" in str(error.value)
+    assert pretrained.CHECKPOINTS_URL_VARIABLE in str(error.value)  # and how to get the file another way
     assert not data.exists()
 
 
-def test_default_url_points_to_the_repository():
+def test_default_url_points_to_the_repository(monkeypatch):
+    monkeypatch.delenv(pretrained.CHECKPOINTS_URL_VARIABLE, raising=False)
     url = pretrained.checkpoint_url()
     assert url.endswith("/data/checkpoints/vit_micro_shapes_pretrain.pt")
     assert pretrained.colab.REPOSITORY in url
+
+
+def test_environment_variable_points_the_download_elsewhere(monkeypatch):
+    monkeypatch.setenv(pretrained.CHECKPOINTS_URL_VARIABLE, "http://127.0.0.1:8000/mirror/")
+    assert pretrained.checkpoint_url("ck") == "http://127.0.0.1:8000/mirror/ck.pt"
+    monkeypatch.setenv(pretrained.CHECKPOINTS_URL_VARIABLE, "")  # empty: the repository, as if unset
+    colab = pretrained.colab
+    assert pretrained.checkpoint_url("ck").endswith(f"{colab.REPOSITORY}/raw/{colab.BRANCH}/data/checkpoints/ck.pt")
