@@ -15,11 +15,14 @@ BRANCH = "main"
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
+def colab_url(notebook: str | Path) -> str:
+    """The address that opens ``notebook`` (a path relative to the repo root) in Google Colab."""
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{Path(notebook).as_posix()}"
+
+
 def badge_source(notebook: str | Path) -> str:
     """The markdown of the "Open in Colab" badge for ``notebook`` (a path relative to the repo root)."""
-    path = Path(notebook).as_posix()
-    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-            f"(https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{path})")
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)})"
 
 
 def setup_source() -> str:
