@@ -2,10 +2,24 @@
 
 The lessons in ``notebooks/`` build each piece by hand; this package holds the finished, tested versions
 they import afterwards: ``data_setup``, ``engine``, ``vit``, ``utils``, ``helper_functions``, ``plots``, ``shapes``
-(the bundled dataset) and the ``train`` / ``predict`` command-line scripts.
+(the bundled dataset), ``precision`` (which precision the hardware trains fastest in), ``flops`` and the
+``train`` / ``predict`` command-line scripts.
+
+Sub-modules load on first use (``course_utils.vit`` imports torch but not matplotlib), so
+``import course_utils.vit`` costs what it needs and no more.
 """
 
-from course_utils import data_setup, engine, helper_functions, plots, shapes, utils, vit
+from __future__ import annotations
 
-__all__ = ["data_setup", "engine", "helper_functions", "plots", "shapes", "utils", "vit"]
+import importlib
+from types import ModuleType
+
+__all__ = ["data_setup", "engine", "flops", "helper_functions", "plots", "precision", "shapes", "utils", "vit"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``course_utils.vit`` and friends without an explicit import: load the sub-module when first asked."""
+    if name in __all__:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
