@@ -149,6 +149,9 @@ def site(tmp_path_factory) -> SiteReport:
     start = time.perf_counter()
     build_output = build_site(site_dir)
     print(f"\nsite built in {time.perf_counter() - start:.0f} s")
+    for line in build_output.splitlines():
+        if line.startswith("WARNING"):
+            print(f"build: {line}")  # shown with the test's output (e.g. pytest -rP); the checks below decide
     start = time.perf_counter()
     with LocalServer(site_dir) as server:
         driver = start_browser()
