@@ -90,9 +90,9 @@ def rewrite_markdown_links(markdown: str, src_uri: str, site_uris: set[str]) -> 
         if not is_relative(target):
             return match.group(0)
         kind, where = resolve_link(target, src_uri, site_uris)
-        if kind == "page":
-            where = posixpath.relpath(where.partition("#")[0], posixpath.dirname(src_uri) or ".") + (
-                "#" + where.partition("#")[2] if "#" in where else "")
+        if kind == "page":  # the path from this file; MkDocs turns it into the page's address
+            uri, _, fragment = where.partition("#")
+            where = posixpath.relpath(uri, posixpath.dirname(src_uri) or ".") + (f"#{fragment}" if fragment else "")
         elif kind == "missing":
             log.warning(f"{src_uri} links to {target}, which is neither a page nor a file of the repository")
             return match.group(0)
@@ -292,6 +292,11 @@ def stylesheet_link(css: str, page: Page) -> str:
     path = f"{NOTEBOOK_CSS_DIR}/{hashlib.sha256(css.encode()).hexdigest()[:16]}.css"
     stylesheets[path] = css
     return f'<link rel="stylesheet" href="{get_relative_url(path, page.url)}">'
+
+
+def on_pre_build(config: MkDocsConfig) -> None:
+    """Start each build (``mkdocs serve`` rebuilds) with no stylesheet collected."""
+    stylesheets.clear()
 
 
 def on_post_build(config: MkDocsConfig) -> None:
