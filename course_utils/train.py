@@ -1,9 +1,12 @@
 """Train a ViT from the command line: ``python -m course_utils.train --help``.
 
-With no flags it generates the bundled ``shapes`` dataset (if absent) and trains a micro ViT on it with
-the paper's recipe, scaled down: AdamW, linear warmup then cosine decay, gradient clipping at norm 1,
-label smoothing, and the precision the hardware runs fastest (``--amp auto``). Every epoch it writes, atomically, ``checkpoint.pt`` (everything needed
-to resume) and ``results.json`` into ``--output-dir``; at the end, ``loss_curves.png``.
+With no flags it generates the bundled ``shapes`` dataset (if absent) and trains a nano ViT on it with the
+paper's recipe, scaled down: AdamW, linear warmup then cosine decay, gradient clipping at norm 1, label
+smoothing, and the precision the hardware runs fastest (``--amp auto``). The defaults are sized for a
+laptop CPU without a GPU or native bf16: 24 px images cut into a 3 x 3 grid of 8 px patches (every token
+costs time), 6 epochs, about 3.5 TFLOP, over 90% test accuracy in about two minutes on 2 cores. Every
+epoch it writes, atomically, ``checkpoint.pt`` (everything needed to resume) and ``results.json`` into
+``--output-dir``; at the end, ``loss_curves.png``.
 
 Multi-process training: ``torchrun --standalone --nproc_per_node N -m course_utils.train ...``
 (gloo on the CPU, nccl on GPUs). Rank 0 alone writes files; metrics are all-reduced.
@@ -39,15 +42,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a bundled dataset name (%(choices)s) or a folder with train/ and test/ "
                              "sub-folders in ImageFolder layout (default: %(default)s)".replace(
                                  "%(choices)s", ", ".join(shapes.PRESETS)))
-    parser.add_argument("--model", default="micro", choices=sorted(MODEL_CONFIGS),
-                        help="model size: micro (6 layers, D=192), or the paper's ti/s/b/l/h (default: %(default)s)")
-    parser.add_argument("--img-size", type=int, default=32, help="image side in pixels (default: %(default)s)")
+    parser.add_argument("--model", default="nano", choices=sorted(MODEL_CONFIGS),
+                        help="model size: nano (4 layers, D=128), micro (6 layers, D=192), or the paper's "
+                             "ti/s/b/l/h (default: %(default)s)")
+    parser.add_argument("--img-size", type=int, default=24, help="image side in pixels (default: %(default)s)")
     parser.add_argument("--patch-size", type=int, default=8, help="patch side P (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
-    parser.add_argument("--batch-size", type=int, default=128, help="per process (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=6, help="default: %(default)s")
+    parser.add_argument("--batch-size", type=int, default=64, help="per process (default: %(default)s)")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: %(default)s)")
     parser.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default: %(default)s)")
-    parser.add_argument("--warmup-epochs", type=float, default=1.0,
+    parser.add_argument("--warmup-epochs", type=float, default=0.5,
                         help="linear warmup length, then cosine decay (default: %(default)s)")
     parser.add_argument("--label-smoothing", type=float, default=0.1, help="default: %(default)s")
     parser.add_argument("--grad-clip", type=float, default=1.0, help="global grad-norm clip, 0 = off (default: %(default)s)")
