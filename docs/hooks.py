@@ -212,7 +212,7 @@ def toc_tokens(html: str) -> list[dict]:
     root: list[dict] = []
     stack: list[dict] = []
     for level, anchor, inner in HTML_HEADING.findall(html):
-        inner = re.sub(r'<a class="anchor-link".*?</a>', "", inner, flags=re.S)
+        inner = re.sub(r'<a class="headerlink".*?</a>', "", inner, flags=re.S)
         token = {"level": int(level), "id": anchor, "name": re.sub(r"<[^>]+>", "", inner).strip(), "children": []}
         while stack and stack[-1]["level"] >= token["level"]:
             stack.pop()
@@ -254,8 +254,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     """Notebook pages: drop nbconvert's MathJax 2 and Mermaid loaders (both from a CDN; the site has MathJax 3),
-    show the local Colab badge, point links between notebooks at their pages, take the table of contents
-    from the page's own headings, and move the inlined styles to shared files."""
+    show the local Colab badge, point links between notebooks at their pages, make heading anchors MkDocs'
+    own, take the table of contents from the page's own headings, and move the inlined styles to shared
+    files."""
     if not page.file.src_uri.endswith(".ipynb"):
         return html
     html = re.sub(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", "", html, flags=re.S)
@@ -279,6 +280,8 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
         return f"{match.group(1)}{where}{match.group(3)}"
 
     html = HTML_HREF.sub(replace, html)
+    # nbconvert's heading anchors as MkDocs writes them: shown on hover, kept out of the search index
+    html = html.replace('<a class="anchor-link" href=', '<a class="headerlink" title="Permanent link" href=')
     page.toc = get_toc(toc_tokens(html))
     return INLINE_STYLE.sub(lambda match: stylesheet_link(match.group(1), page), html)
 
