@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
@@ -60,3 +62,19 @@ def test_time_to_accuracy_benchmark_prints_the_machine_the_precision_and_the_cos
         assert label in out, out
     flops = float(re.search(r"training FLOPs: ([\d.]+) TFLOP", out).group(1))
     assert 0 < flops < 1, out  # 225 images of 16 px, one epoch
+
+
+def test_notebook_times_runs_a_notebook_in_the_mode_asked_and_skips_internet_cells(tmp_path):
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+    from notebook_times import run_notebook
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import os\nassert os.environ['COURSE_FAST'] == '1'"),
+        nbformat.v4.new_code_cell("raise RuntimeError('needs the internet')", metadata={"tags": ["skip-execution"]}),
+    ])
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, path)
+    assert run_notebook(path, fast=True) > 0
+    with pytest.raises(CellExecutionError, match="AssertionError"):  # a full run must not see COURSE_FAST=1
+        run_notebook(path, fast=False)
