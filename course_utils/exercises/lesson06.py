@@ -355,8 +355,8 @@ class OptimizerSteps(NumberQuestion):
     answer_name = "total_steps"
     prompt = """\
 The scheduler needs the total number of optimizer steps of the run in advance (`total_steps`): one step per
-batch. The lesson trains on the 12,000 training images of `shapes` for 10 epochs at batch size 128. You move to a
-GPU and double the batch size to **256**, with everything else the same: a `DataLoader(..., batch_size=256,
+batch. The lesson trains on the 12,000 training images of `shapes` for 6 epochs at batch size 64. You move to a
+GPU, train for **10** epochs and raise the batch size to **256**: a `DataLoader(..., batch_size=256,
 shuffle=True)`, which keeps each epoch's last, partial batch (`drop_last=False`, the default).
 
 **How many optimizer steps does the 10-epoch run take?** Work it out by hand and store it in `total_steps`. You
@@ -380,10 +380,10 @@ total_steps = 10 * steps_per_epoch
              "ends with its own partial batch: count the batches of one epoch first.",
         47: "That's the number of steps in one epoch; the run has 10.",
         46: "That's one epoch without its partial batch; the run has 10 epochs, and each keeps its last batch.",
-        940: "That's the count at batch size 128, the lesson's run. With batches twice as large there are fewer "
-             "steps.",
+        940: "That's the count at batch size 128. The batch size is now 256: fewer, larger steps.",
         930: "That's the count at batch size 128 without the partial batches. The batch size is now 256.",
-        1_880: "A larger batch means fewer steps per epoch, not more: divide by the batch size.",
+        1_880: "That's the count at batch size 64, the lesson's. The batch size is now 256: fewer, larger steps.",
+        1_128: "That's the lesson's own run (6 epochs at batch size 64). This run has 10 epochs at batch size 256.",
         120_000: "That's the number of images the run sees. One optimizer step processes a whole batch of 256.",
         4_700: "That's 100 epochs' worth; the run has 10.",
         4_690: "That's 100 epochs' worth; the run has 10.",
