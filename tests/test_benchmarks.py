@@ -35,7 +35,7 @@ def test_interleaved_alternates_the_order_and_times_every_round():
 
 def test_throughput_benchmark_prints_every_ratio():
     # --bf16 on: the bf16 comparisons run even on a CPU that only emulates bf16 (tiny model, one image)
-    out = run("vit_throughput.py", "--model", "ti", "--batch-size", "1", "--rounds", "2", "--no-compile",
+    out = run("vit_throughput.py", "--model", "ti", "--batch-size", "1", "--rounds", "1", "--no-compile",
               "--bf16", "on")
     for label in ("ours ", "timm ", "bf16 autocast / fp32", "ours / timm, train step, both under bf16 autocast",
                   "model FLOP utilisation", "AdamW foreach", "AdamW fused"):

@@ -36,7 +36,7 @@ from course_utils.vit import MODEL_CONFIGS, ViT
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = ShapesSpec(("circle", "square", "triangle"), train_per_class=4, test_per_class=2, img_size=16, seed=11)
-FLAGS = ["--img-size", "16", "--patch-size", "8", "--batch-size", "8", "--quiet"]
+FLAGS = ["--model", "micro", "--img-size", "16", "--patch-size", "8", "--batch-size", "8", "--quiet"]
 
 # Case number -> the tests that cover it in depth in the other test files.
 ELSEWHERE = {

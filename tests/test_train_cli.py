@@ -88,8 +88,8 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_data, tmp_path, one_thread)
 
 
 def test_compiled_training_matches_eager_and_saves_a_plain_checkpoint(tiny_data, tmp_path):
-    flags = ["--data", str(tiny_data), "--epochs", "1", "--batch-size", "16", "--quiet", "--model", "micro",
-             "--no-amp"]
+    flags = ["--data", str(tiny_data), "--epochs", "1", "--batch-size", "16", "--quiet", "--model", "nano",
+             "--img-size", "16", "--no-amp"]
     train.main([*flags, "--output-dir", str(tmp_path / "eager")])
     train.main([*flags, "--output-dir", str(tmp_path / "compiled"), "--compile"])
     eager, compiled = (json.loads((tmp_path / run / "results.json").read_text()) for run in ("eager", "compiled"))
