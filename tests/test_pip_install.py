@@ -28,6 +28,7 @@ from course_utils import colab, pretrained, shapes
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_FILES = ["pyproject.toml", "README.md", "LICENSE", "course_utils"]  # what a wheel is built from
 CHECKPOINT = REPO_ROOT / "data" / "checkpoints" / f"{pretrained.PRETRAINED}.pt"
+pytestmark = pytest.mark.integration  # run by .ci/run and `pytest -m integration`, not by the plain `pytest`
 
 # Runs notebook cells, magics included, in one IPython shell (as a notebook kernel would); stops at the
 # first cell that fails.

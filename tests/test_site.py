@@ -33,10 +33,11 @@ PAGE_TIMEOUT_S = 30
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="needs Debian's Chromium and its WebDriver: apt-get install chromium chromium-driver",
-)
+pytestmark = [
+    pytest.mark.integration,  # run by .ci/run and `pytest -m integration`, not by the plain `pytest`
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                       reason="needs Debian's Chromium and its WebDriver: apt-get install chromium chromium-driver"),
+]
 
 # Run in the page once it has loaded: wait for MathJax to finish, then report what the checks need.
 INSPECT_PAGE = """
