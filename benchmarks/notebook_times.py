@@ -7,7 +7,8 @@ folder, as Jupyter and nbval run it; nothing is written back to the notebook. Ce
 
     python benchmarks/notebook_times.py                       # every lesson, full and fast
     python benchmarks/notebook_times.py --mode fast notebooks/06_training_from_scratch.ipynb
-    ../shared/tools/as-baseline-cpu python benchmarks/notebook_times.py   # held to AVX2, 2 threads
+    ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2 \\
+        python benchmarks/notebook_times.py                   # as on an AVX2-only CPU, 2 threads
 """
 
 from __future__ import annotations

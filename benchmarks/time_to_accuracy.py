@@ -5,7 +5,8 @@ matrix-multiply rate), the precision the training script chooses, the training F
 on any machine), the wall time to 0.90 test accuracy and to the end, and the final accuracy.
 
     python benchmarks/time_to_accuracy.py                      # the main job as the README runs it
-    ../shared/tools/as-baseline-cpu python benchmarks/time_to_accuracy.py   # held to AVX2, 2 threads
+    ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2 \\
+        python benchmarks/time_to_accuracy.py                 # as on an AVX2-only CPU, 2 threads
     python benchmarks/time_to_accuracy.py -- --epochs 2        # flags after -- go to the training script
 
 The data set is generated into a fresh temporary folder, so its generation is timed as a new learner's
