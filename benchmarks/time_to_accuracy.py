@@ -21,21 +21,11 @@ import time
 from pathlib import Path
 
 import torch
+from vit_throughput import gemm_peak_flops  # the fp32 matmul rate, measured the same way in both benchmarks
 
 from course_utils import precision, shapes, train, utils
 
 TARGET = 0.90
-
-
-def matmul_gflops(n: int = 2048, seconds: float = 1.0) -> float:
-    """The fp32 matrix-multiply rate of this machine, GFLOP/s (n x n by n x n, torch's thread count)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    calls, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        calls += 1
-    return 2 * n**3 * calls / (time.perf_counter() - start) / 1e9
 
 
 def main() -> None:
@@ -47,7 +37,7 @@ def main() -> None:
     device = utils.get_device()
     print(f"CPU capability: {torch.backends.cpu.get_cpu_capability()}, native bf16: "
           f"{precision.cpu_has_native_bf16()} (oneDNN bf16: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}), "
-          f"{torch.get_num_threads()} threads, fp32 matmul {matmul_gflops():.0f} GFLOP/s, device {device}, "
+          f"{torch.get_num_threads()} threads, fp32 matmul {gemm_peak_flops() / 1e9:.0f} GFLOP/s, device {device}, "
           f"torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

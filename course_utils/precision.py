@@ -47,7 +47,7 @@ class Precision:
     @property
     def name(self) -> str:
         """"bf16", "fp16" or "fp32"."""
-        return {torch.bfloat16: "bf16", torch.float16: "fp16", None: "fp32"}[self.dtype]
+        return next((name for name, dtype in _DTYPES.items() if dtype == self.dtype), "fp32")
 
     @property
     def needs_grad_scaler(self) -> bool:
