@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_utils.vit import LAYER_NORM_EPS, ViT
+from course_utils.vit import HEAD, LAYER_NORM_EPS, ViT
 
 # (ours, torchvision, timm) names of the tensors outside the encoder layers.
 _TOP_KEYS: list[tuple[str, str, str]] = [
@@ -35,8 +35,8 @@ _TOP_KEYS: list[tuple[str, str, str]] = [
     ("position_embedding", "encoder.pos_embedding", "pos_embed"),
     ("classifier.0.weight", "encoder.ln.weight", "norm.weight"),
     ("classifier.0.bias", "encoder.ln.bias", "norm.bias"),
-    ("classifier.1.weight", "heads.head.weight", "head.weight"),
-    ("classifier.1.bias", "heads.head.bias", "head.bias"),
+    (f"{HEAD}.weight", "heads.head.weight", "head.weight"),
+    (f"{HEAD}.bias", "heads.head.bias", "head.bias"),
 ]
 
 # (ours, torchvision, timm) names inside encoder layer i, after the prefixes in _LAYER_PREFIXES.
@@ -251,7 +251,7 @@ def _infer_config(tensors: Mapping[str, torch.Tensor], depth: int, num_heads: in
     return dict(img_size=grid * patch_h, in_channels=in_channels, patch_size=patch_h,
                 num_transformer_layers=depth, embedding_dim=embedding_dim,
                 mlp_size=tensors["transformer_encoder.0.mlp_block.mlp.0.weight"].shape[0],
-                num_heads=num_heads, num_classes=tensors["classifier.1.weight"].shape[0])
+                num_heads=num_heads, num_classes=tensors[f"{HEAD}.weight"].shape[0])
 
 
 def _describe_key_problems(source: str, unsupported: list[str], missing: list[str]) -> str:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 LAYER_NORM_EPS = 1e-6  # torchvision and timm use 1e-6, not PyTorch's default 1e-5.
+HEAD = "classifier.1"  # the state-dict prefix of the head Linear, ViT.classifier[1] (D -> num_classes)
 
 
 class PatchEmbedding(nn.Module):
