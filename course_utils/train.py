@@ -17,17 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data.distributed import DistributedSampler
 
 from course_utils import data_setup, engine, flops, precision, shapes, utils
+from course_utils.optim import make_optimizer
+from course_utils.pretrained import export_checkpoint, load_pretrained
 from course_utils.vit import MODEL_CONFIGS, ViT
 
 CHECKPOINT = "checkpoint.pt"
@@ -89,63 +89,6 @@ def resolve_data(data: str) -> Path:
             raise FileNotFoundError(f"data folder {root} needs train/ and test/ sub-folders; "
                                     f"{root / split} is missing")
     return root
-
-
-def load_pretrained(model: ViT, path: Path) -> None:
-    """Copy every weight of ``path``'s model into ``model`` except a classifier head of another size."""
-    state = utils.model_weights(utils.load_checkpoint(path), source=str(path))
-    own = model.state_dict()
-    head = [k for k in ("classifier.1.weight", "classifier.1.bias") if k in state and state[k].shape != own[k].shape]
-    for key in head:  # a new task: keep the fresh head
-        state[key] = own[key]
-    utils.load_state(model, state, source=str(path))
-
-
-NO_WEIGHT_DECAY = ("class_embedding", "position_embedding")  # tensors of 2+ dims that do not decay
-
-
-def weight_decay_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """(decayed, not decayed) parameters: weight matrices and conv kernels decay (as in timm); biases,
-    LayerNorm scales and the class/position embeddings do not."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        skip = param.ndim < 2 or name in NO_WEIGHT_DECAY
-        (no_decay if skip else decay).append(param)
-    return decay, no_decay
-
-
-def export_checkpoint(model: ViT, config: dict[str, Any], class_names: list[str], test_acc: float,
-                      path: Path) -> Path:
-    """Write a small inference checkpoint: fp16 weights (half the size), config, class names, accuracy.
-
-    ``course_utils.predict.load_trained_model`` and ``--init-from`` read it; weights load back into fp32.
-    """
-    state = {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}
-    return utils.save_checkpoint({"model": state, "config": config, "class_names": class_names,
-                                  "test_acc": test_acc}, path)
-
-
-def rng_state() -> dict[str, Any]:
-    """Every random generator's state (Python, NumPy, torch CPU and, if in use, CUDA) as loadable types."""
-    _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
-    state = {"python": random.getstate(),
-             "numpy": [keys.tolist(), int(pos), int(has_gauss), float(cached_gaussian)],
-             "torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
-    numpy_state = state["numpy"]
-    if len(numpy_state) != 4:  # a checkpoint from before this format kept the key array only
-        numpy_state = [numpy_state, 624, 0, 0.0]
-    keys, pos, has_gauss, cached_gaussian = numpy_state
-    np.random.set_state(("MT19937", np.array(keys, dtype=np.uint32), pos, has_gauss, cached_gaussian))
-    torch.set_rng_state(state["torch"].cpu())  # load_checkpoint(map_location="cuda") moved it to the GPU
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"].cpu())
 
 
 def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> str:
@@ -214,13 +157,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         load_pretrained(model, args.init_from)
     model.to(device)
 
-    decay, no_decay = weight_decay_groups(model)
-    # The fused AdamW kernel (CPU and CUDA) updates every tensor in one pass: ~3x faster than foreach on
-    # this CPU (benchmarks/vit_throughput.py).
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=args.lr, betas=(0.9, 0.999),
-                                  fused=torch.device(device).type in ("cpu", "cuda") or None)
+    optimizer = make_optimizer(model, args.lr, args.weight_decay, device)  # AdamW, fused on CPU and CUDA
     steps_per_epoch = len(train_dl)
     scheduler = engine.warmup_cosine_scheduler(optimizer, int(args.warmup_epochs * steps_per_epoch),
                                                args.epochs * steps_per_epoch)
@@ -250,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         scheduler.load_state_dict(checkpoint["scheduler"])
         if "scaler" in checkpoint:
             scaler.load_state_dict(checkpoint["scaler"])
-        set_rng_state(checkpoint["rng"])
+        utils.set_rng_state(checkpoint["rng"])
         start_epoch, results = checkpoint["epoch"] + 1, checkpoint["results"]
         wall_s[:] = checkpoint.get("wall_s", [])
         if is_main:
@@ -272,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         wall_s[epoch:] = [resumed_from + time.perf_counter() - start]
         checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                       "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
-                      "rng": rng_state(), "schedule": schedule, "results": results, "config": config,
+                      "rng": utils.rng_state(), "schedule": schedule, "results": results, "config": config,
                       "class_names": class_names, "wall_s": wall_s,
                       "args": {k: str(v) for k, v in vars(args).items()}}
         utils.save_checkpoint(checkpoint, checkpoint_path)

@@ -1,4 +1,4 @@
-"""Small utilities every lesson uses: seeding, picking a device, saving and loading models safely."""
+"""Small utilities every lesson uses: seeds and RNG state, the device, saving and loading models safely."""
 
 from __future__ import annotations
 
@@ -22,6 +22,39 @@ def set_seeds(seed: int = 42) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds CUDA and MPS
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator's state (Python, NumPy, torch CPU and, if in use, CUDA) as loadable types.
+
+    Plain lists, numbers and tensors only, so a checkpoint holding it loads with ``weights_only=True``.
+    ``set_rng_state`` puts it back: a resumed run draws the same numbers as an uninterrupted one.
+    """
+    _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": [keys.tolist(), int(pos), int(has_gauss), float(cached_gaussian)],
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore every generator from a dict made by ``rng_state``, e.g. one loaded back from a checkpoint
+    (its tensors may have been mapped to a GPU).
+
+    Also accepts the older format that kept NumPy's key array alone. The CUDA state is restored only if it
+    was saved and CUDA is available.
+    """
+    random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
+    numpy_state = state["numpy"]
+    if len(numpy_state) != 4:  # a checkpoint from before this format kept the key array only
+        numpy_state = [numpy_state, 624, 0, 0.0]
+    keys, pos, has_gauss, cached_gaussian = numpy_state
+    np.random.set_state(("MT19937", np.array(keys, dtype=np.uint32), pos, has_gauss, cached_gaussian))
+    torch.set_rng_state(state["torch"].cpu())  # load_checkpoint(map_location="cuda") moved it to the GPU
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"].cpu())
 
 
 def get_device() -> str:

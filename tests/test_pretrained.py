@@ -1,9 +1,13 @@
-"""pretrained_checkpoint: a local file is used as is; a missing one is fetched once, atomically."""
+"""pretrained_checkpoint: a local file is used as is; a missing one is fetched once, atomically.
+load_pretrained / export_checkpoint: fine-tuning keeps a head of another size; the export is fp16 and loads."""
 
 import pytest
 import torch
 
 from course_utils import pretrained
+from course_utils.vit import HEAD, ViT
+
+SMALL = dict(img_size=16, patch_size=8, num_transformer_layers=1, embedding_dim=32, mlp_size=64, num_heads=2)
 
 
 def test_local_checkpoint_is_used_without_network(tmp_path):
@@ -49,3 +53,19 @@ def test_environment_variable_points_the_download_elsewhere(monkeypatch):
     monkeypatch.setenv(pretrained.CHECKPOINTS_URL_VARIABLE, "")  # empty: the repository, as if unset
     colab = pretrained.colab
     assert pretrained.checkpoint_url("ck").endswith(f"{colab.REPOSITORY}/raw/{colab.BRANCH}/data/checkpoints/ck.pt")
+
+
+def test_load_pretrained_copies_everything_but_a_head_of_another_size(tmp_path):
+    torch.manual_seed(0)
+    source = ViT(**SMALL, num_classes=5)
+    path = pretrained.export_checkpoint(source, {**SMALL, "num_classes": 5}, list("abcde"), 0.5, tmp_path / "e.pt")
+    saved = torch.load(path, weights_only=True)
+    assert saved["class_names"] == list("abcde") and saved["test_acc"] == 0.5
+    assert {v.dtype for v in saved["model"].values()} == {torch.float16}  # half the size
+    for num_classes in (5, 3):  # the same task: every weight; a new one: all but the head, which stays fresh
+        model = ViT(**SMALL, num_classes=num_classes)
+        before = {key: value.clone() for key, value in model.state_dict().items()}
+        pretrained.load_pretrained(model, path)
+        for key, value in model.state_dict().items():
+            new_head = num_classes != 5 and key.startswith(f"{HEAD}.")
+            assert torch.equal(value, before[key] if new_head else saved["model"][key].float()), key

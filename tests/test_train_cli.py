@@ -155,16 +155,3 @@ def test_help_runs_from_another_folder(tmp_path):
                  "--output-dir", "--resume", "--compile"):
         assert flag in result.stdout
 
-
-def test_weight_decay_groups_follow_timm():
-    from course_utils.vit import ViT
-
-    model = ViT(img_size=16, patch_size=8, num_transformer_layers=1, embedding_dim=32, mlp_size=64,
-                num_heads=2, num_classes=3)
-    decay, no_decay = train.weight_decay_groups(model)
-    names = {id(p): n for n, p in model.named_parameters()}
-    decayed = {names[id(p)] for p in decay}
-    assert "patch_embedding.patcher.weight" in decayed and "classifier.1.weight" in decayed
-    assert not decayed & {"class_embedding", "position_embedding", "classifier.0.weight",
-                          "patch_embedding.patcher.bias"}
-    assert len(decay) + len(no_decay) == len(list(model.parameters()))

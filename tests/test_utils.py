@@ -1,5 +1,8 @@
-"""utils: seeding, device choice, atomic save, safe load with clear errors."""
+"""utils: seeding, saving and restoring the generators, device choice, atomic save, safe load with clear errors."""
 
+import random
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -12,6 +15,25 @@ def test_set_seeds_makes_torch_repeatable():
     a = torch.rand(3)
     utils.set_seeds(7)
     assert torch.equal(a, torch.rand(3))
+
+
+def test_rng_state_survives_a_checkpoint_and_replays_every_generator(tmp_path):
+    utils.set_seeds(3)
+    random.random()
+    np.random.standard_normal()  # NumPy now caches a second Gaussian: the state holds it too
+    torch.rand(1)
+    utils.save_checkpoint({"rng": utils.rng_state()}, tmp_path / "c.pt")
+    expected = random.random(), np.random.standard_normal(), torch.rand(2).tolist()
+    utils.set_seeds(99)
+    utils.set_rng_state(utils.load_checkpoint(tmp_path / "c.pt")["rng"])  # weights_only=True loads it
+    assert (random.random(), np.random.standard_normal(), torch.rand(2).tolist()) == expected
+
+
+def test_set_rng_state_reads_the_older_numpy_format():
+    state = utils.rng_state()
+    state["numpy"] = state["numpy"][0]  # the key array alone
+    utils.set_rng_state(state)
+    assert np.random.get_state()[2:] == (624, 0, 0.0)
 
 
 def test_get_device_is_a_real_torch_device():

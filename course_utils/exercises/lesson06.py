@@ -25,7 +25,7 @@ from course_utils.exercises import (
     expect_tensor,
     randn,
 )
-from course_utils.train import NO_WEIGHT_DECAY, weight_decay_groups
+from course_utils.optim import NO_WEIGHT_DECAY, weight_decay_groups
 from course_utils.vit import TransformerEncoderBlock, ViT
 
 LESSON = "06_training_from_scratch"
