@@ -20,12 +20,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from course_utils.vit import HEAD, LAYER_NORM_EPS, ViT
+
+if TYPE_CHECKING:
+    from course_utils.hybrid import HybridViT
 
 # (ours, torchvision, timm) names of the tensors outside the encoder layers.
 _TOP_KEYS: list[tuple[str, str, str]] = [
@@ -79,6 +82,7 @@ _UNSUPPORTED_HINTS: dict[str, dict[str, str]] = {
         "norm_pre": "a norm before the encoder (pre_norm=True)",
         "patch_embed.norm": "a norm in the patch embedding (embed_norm_layer)",
         "dist": "a distillation token/head (DeiT distilled)",
+        "patch_embed.backbone": "a CNN backbone (a hybrid ViT): use hybrid_from_timm (HybridViT.from_timm)",
     },
 }
 # ... and of keys that ViT needs but the checkpoint lacks (matched against the end of the key).
@@ -151,6 +155,46 @@ def vit_from_timm(model_or_state_dict: nn.Module | Mapping[str, torch.Tensor],
                             mlp_dropout=model.blocks[0].mlp.drop1.p, embedding_dropout=model.pos_drop.p)
         model_or_state_dict = model.state_dict()
     return _convert(model_or_state_dict, "timm", num_heads, {**dropouts, **overrides})
+
+
+def hybrid_from_timm(model: nn.Module, **overrides: Any) -> HybridViT:
+    """An equivalent ``HybridViT`` (eval mode) from a timm hybrid ``VisionTransformer``, one whose patch
+    embedding is a ``HybridEmbed`` (``vit_small_r26_s32_224``, ``vit_base_r50_s16_224``...).
+
+    The CNN is a timm module already (the course builds its ResNets with timm), so it is copied as it is.
+    What ``HybridEmbed``'s projection feeds is a plain ViT on the feature map: it converts as in
+    ``vit_from_timm``, with the same checks, its dropouts and ``overrides``.
+    """
+    import copy
+
+    from timm.layers import HybridEmbed
+    from timm.models.vision_transformer import VisionTransformer
+
+    from course_utils.hybrid import HybridViT
+
+    embed = getattr(model, "patch_embed", None)
+    if not isinstance(model, VisionTransformer) or not isinstance(embed, HybridEmbed):
+        raise TypeError(f"expected a timm VisionTransformer with a HybridEmbed patch embedding, got "
+                        f"{type(model).__name__} with {type(embed).__name__}")
+    problems = _timm_model_problems(model)
+    if embed.img_size[0] != embed.img_size[1]:
+        problems.append(f"non-square images {embed.img_size}")
+    if embed.dynamic_img_pad or not embed.flatten:
+        problems.append("a HybridEmbed that pads the feature map or keeps it unflattened")
+    if problems:
+        raise ValueError(f"cannot convert this timm hybrid to HybridViT: {'; '.join(problems)}")
+    _check_layer_norms(model)
+    num_heads = model.blocks[0].attn.num_heads if model.blocks else None
+    dropouts = dict.fromkeys(_DROPOUT_KEYS, 0.0)
+    if model.blocks:
+        dropouts = dict(attn_dropout=model.blocks[0].attn.attn_drop.p,
+                        mlp_dropout=model.blocks[0].mlp.drop1.p, embedding_dropout=model.pos_drop.p)
+    # patch_embed.proj is Eq 1's E applied to the feature map: ViT's patch embedding with P = 1.
+    state_dict = {k: v for k, v in model.state_dict().items() if not k.startswith("patch_embed.backbone.")}
+    vit = _convert(state_dict, "timm", num_heads, {**dropouts, **overrides})
+    # A copy on the CPU in ViT's dtype, like the ViT part: it shares no memory with the source.
+    backbone = copy.deepcopy(embed.backbone).to("cpu", next(vit.parameters()).dtype)
+    return HybridViT(backbone, vit, img_size=embed.img_size[0]).eval()
 
 
 def _timm_model_problems(model: nn.Module) -> list[str]:
