@@ -5,6 +5,8 @@ draws their results and lesson 08 applies them to the course's pretrained checkp
 
 - ``embedding_filter_components``   Figure 7 left: principal components of the patch-embedding filters E.
 - ``position_embedding_similarity`` Figure 7 centre: cosine similarity between position embeddings.
+- ``similarity_by_distance``        Figure 7 centre as numbers: mean similarity at each patch distance.
+- ``rank_correlation``              Spearman's rho: does one quantity fall as another grows?
 - ``mean_attention_distance``       Figure 7 right / Appendix D.7: how far, in pixels, each head looks.
 - ``attention_rollout``             Appendix D.8 (Abnar & Zuidema, 2020): attention through all layers.
 - ``rollout_heatmaps``              Figure 6: the class token's rollout row as a heatmap over the image.
@@ -26,7 +28,9 @@ __all__ = [
     "mean_attention_distance",
     "patch_distances",
     "position_embedding_similarity",
+    "rank_correlation",
     "rollout_heatmaps",
+    "similarity_by_distance",
 ]
 
 
@@ -105,6 +109,51 @@ def patch_distances(grid: int, patch_size: int, p: float = 2.0) -> torch.Tensor:
     rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
     centres = torch.stack([rows.flatten(), cols.flatten()], dim=1).double() * patch_size  # raster order
     return torch.cdist(centres, centres, p=p)
+
+
+def similarity_by_distance(similarity: torch.Tensor, patch_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Figure 7 (centre) as numbers: the mean similarity of all pairs of patches at each distance.
+
+    Args:
+        similarity: (grid, grid, grid, grid) from ``position_embedding_similarity``.
+        patch_size: distances in pixels for a patch side in pixels; 1 gives distances in patches.
+
+    Returns:
+        (distances, means): the K distinct non-zero Euclidean distances between patch centres, ascending, and
+        the mean similarity over the pairs at each, both of shape (K,).
+    """
+    grid = similarity.shape[0]
+    if similarity.ndim != 4 or set(similarity.shape) != {grid}:
+        raise ValueError(f"expected a (grid, grid, grid, grid) similarity, got {tuple(similarity.shape)}")
+    pairs = similarity.reshape(grid * grid, grid * grid).double()
+    steps = patch_distances(grid, patch_size).round(decimals=6)  # exact ties for equal distances
+    distances = torch.unique(steps)[1:]  # skip 0: a patch and itself
+    means = torch.stack([pairs[steps == d].mean() for d in distances])
+    return distances.float(), means.float()
+
+
+def _ranks(values: torch.Tensor) -> torch.Tensor:
+    """Ranks 0..n-1 of a 1-D tensor; tied values share the mean of their ranks."""
+    order = values.argsort()
+    ranks = torch.empty_like(values, dtype=torch.float64)
+    ranks[order] = torch.arange(len(values), dtype=torch.float64)
+    _, group, counts = torch.unique(values, return_inverse=True, return_counts=True)
+    rank_sums = torch.zeros(len(counts), dtype=torch.float64).index_add_(0, group, ranks)
+    return (rank_sums / counts)[group]
+
+
+def rank_correlation(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Spearman's rank correlation of two 1-D tensors of equal length: +1 if y grows whenever x does, -1 if
+    it always falls, about 0 if the order of one says nothing about the other (ties share their mean rank)."""
+    x, y = torch.as_tensor(x).flatten().double(), torch.as_tensor(y).flatten().double()
+    if x.shape != y.shape or len(x) < 2:
+        raise ValueError(f"need two tensors of the same length >= 2, got {len(x)} and {len(y)} values")
+    rx, ry = _ranks(x), _ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    norm = rx.norm() * ry.norm()
+    if norm == 0:
+        raise ValueError("rank correlation is undefined when one of the tensors is constant")
+    return float(rx @ ry / norm)
 
 
 def _stack_layers(attentions: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:

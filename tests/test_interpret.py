@@ -11,7 +11,9 @@ from course_utils.interpret import (
     mean_attention_distance,
     patch_distances,
     position_embedding_similarity,
+    rank_correlation,
     rollout_heatmaps,
+    similarity_by_distance,
 )
 from course_utils.vit import ViT
 
@@ -243,3 +245,51 @@ def test_rollout_heatmaps_are_the_class_token_row_scaled_to_one():
     assert big[:, :4, :4].mean() == pytest.approx(maps[:, 0, 0].mean().item(), abs=0.2)  # top-left stays
     with pytest.raises(ValueError, match="5x5 grid"):
         rollout_heatmaps(rollout, grid=5)
+
+
+def test_rank_correlation_of_monotonic_and_reversed_orders():
+    x = torch.tensor([0.1, 0.5, 2.0, 7.0])
+    assert rank_correlation(x, x ** 3) == pytest.approx(1.0)  # any increasing function: +1
+    assert rank_correlation(x, -x.exp()) == pytest.approx(-1.0)
+
+
+def test_rank_correlation_matches_the_textbook_formula():
+    # no ties: rho = 1 - 6 sum d^2 / (n (n^2 - 1)); ranks of x 0,1,2,3,4 and of y 1,0,4,2,3: sum d^2 = 8
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    y = torch.tensor([20.0, 10.0, 50.0, 30.0, 40.0])
+    assert rank_correlation(x, y) == pytest.approx(1 - 6 * 8 / (5 * 24))
+
+
+def test_rank_correlation_gives_ties_their_mean_rank():
+    # y ties its first two values: ranks 0.5, 0.5, 2 -> Pearson of (0, 1, 2) and (0.5, 0.5, 2)
+    rho = rank_correlation(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([5.0, 5.0, 9.0]))
+    assert rho == pytest.approx(torch.corrcoef(torch.tensor([[0.0, 1.0, 2.0], [0.5, 0.5, 2.0]]))[0, 1].item())
+
+
+def test_rank_correlation_rejects_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        rank_correlation(torch.ones(3), torch.ones(4))
+    with pytest.raises(ValueError, match="constant"):
+        rank_correlation(torch.arange(3.0), torch.ones(3))
+
+
+def test_similarity_by_distance_averages_the_pairs_at_each_distance():
+    # a 2x2 grid: 4 neighbour pairs at distance 1 (8 ordered), 2 diagonal pairs at sqrt(2) (4 ordered)
+    pos = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [-1.0, 0.0]])  # raster order: (0,0) (0,1) (1,0) (1,1)
+    similarity = position_embedding_similarity(pos, grid=2)
+    distances, means = similarity_by_distance(similarity)
+    assert torch.allclose(distances, torch.tensor([1.0, 2 ** 0.5]))
+    neighbours = (0.0 + 0.6 + 0.0 + (-0.6)) / 4  # (0,0)-(0,1), (0,0)-(1,0), (0,1)-(1,1), (1,0)-(1,1)
+    diagonals = (-1.0 + 0.8) / 2  # (0,0)-(1,1), (0,1)-(1,0)
+    assert torch.allclose(means, torch.tensor([neighbours, diagonals]))
+    pixels, _ = similarity_by_distance(similarity, patch_size=8)
+    assert torch.allclose(pixels, distances * 8)
+
+
+def test_similarity_by_distance_counts_an_8x8_grids_distances():
+    similarity = position_embedding_similarity(torch.randn(64, 16), grid=8)
+    distances, means = similarity_by_distance(similarity)
+    # 35 offsets 0 <= a <= b <= 7 other than (0, 0), but two pairs of them tie: 5^2 = 3^2 + 4^2 and
+    # 1^2 + 7^2 = 5^2 + 5^2, so 33 distinct distances
+    expected = {round((a * a + b * b) ** 0.5, 6) for a in range(8) for b in range(a, 8)} - {0.0}
+    assert len(distances) == len(expected) == 33 and means.shape == (33,)
