@@ -33,6 +33,7 @@ def test_interleaved_alternates_the_order_and_times_every_round():
     assert {name: len(t) for name, t in times.items()} == {"a": 3, "b": 3}
 
 
+@pytest.mark.slow
 def test_throughput_benchmark_prints_every_ratio():
     # --bf16 on: the bf16 comparisons run even on a CPU that only emulates bf16 (tiny model, one image)
     out = run("vit_throughput.py", "--model", "ti", "--batch-size", "1", "--rounds", "1", "--no-compile",
@@ -44,6 +45,7 @@ def test_throughput_benchmark_prints_every_ratio():
     assert ours and all(0.2 < float(ratio) < 5 for ratio in ours.groups()), out
 
 
+@pytest.mark.slow
 def test_attention_benchmark_finds_both_kernels_equal():
     out = run("attention_kernels.py", "--batch-size", "2", "--rounds", "1", "--repeat", "1")
     rows = [line.split() for line in out.splitlines() if re.match(r"\s+\d+\s+\d+ x \d+", line)]
@@ -53,6 +55,7 @@ def test_attention_benchmark_finds_both_kernels_equal():
         assert max_diff < (2e-2 if dtype == "bfloat16" else 1e-5), row
 
 
+@pytest.mark.slow
 def test_time_to_accuracy_benchmark_prints_the_machine_the_precision_and_the_cost():
     out = run("time_to_accuracy.py", "--dataset", "shapes_small", "--", "--epochs", "1", "--img-size", "16",
               "--batch-size", "64")

@@ -1,10 +1,12 @@
 """torch.compile gives the same ViT as eager mode, forward and backward."""
 
+import pytest
 import torch
 
 from course_utils.vit import ViT
 
 
+@pytest.mark.slow  # compiling forward and backward takes seconds to tens of seconds on a CPU
 def test_compiled_vit_matches_eager():
     torch.manual_seed(0)
     model = ViT(img_size=16, patch_size=8, num_transformer_layers=1, embedding_dim=32, mlp_size=64, num_heads=2,

@@ -23,7 +23,7 @@ from course_utils import data_setup, engine, predict, shapes, utils
 from course_utils.shapes import ShapesSpec
 
 pytestmark = [pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built"),
-              pytest.mark.usefixtures("one_thread")]
+              pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 # 24 train and 9 test images: test shards of 5 and 4 images, i.e. 2 batches and 1 batch of 4
 TINY = ShapesSpec(("circle", "square", "triangle"), train_per_class=8, test_per_class=3, img_size=16, seed=7)

@@ -48,6 +48,7 @@ def test_pretrain_classes_are_not_the_downstream_task(raw: dict) -> None:
     assert not set(raw["class_names"]) & set(downstream)
 
 
+@pytest.mark.slow  # generates the 1,000 test images of shapes_pretrain on first use, then evaluates them
 def test_reaches_its_stated_accuracy(raw: dict) -> None:
     model, class_names = load_trained_model(CHECKPOINT)
     assert class_names == raw["class_names"]

@@ -61,6 +61,7 @@ train.main(sys.argv[1:])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
 def test_killed_run_resumes_to_the_same_metrics(tiny_data, tmp_path, one_thread):
     """SIGKILL a real training process while it writes a checkpoint, resume it, compare with a full run."""
@@ -87,6 +88,7 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_data, tmp_path, one_thread)
         assert resumed[key] == pytest.approx(full[key], abs=1e-4), key
 
 
+@pytest.mark.slow
 def test_compiled_training_matches_eager_and_saves_a_plain_checkpoint(tiny_data, tmp_path):
     flags = ["--data", str(tiny_data), "--epochs", "1", "--batch-size", "16", "--quiet", "--model", "nano",
              "--img-size", "16", "--no-amp"]
