@@ -1,6 +1,6 @@
-"""Exercises: every checker accepts its solution, calls its stub "not attempted", catches typical mistakes
-with a specific message that does not give the answer away, and never raises; the notebooks match the
-lesson modules they are generated from.
+"""Exercises: every checker accepts its solution and the right answers of ``tests/exercise_answers/``, calls
+its stub "not attempted", rejects every wrong answer there with a specific message that does not give the
+answer away, and never raises; the notebooks match the sources they are generated from.
 
 Every ``course_utils/exercises/lessonNN.py`` is found automatically, so new lessons are covered without
 editing this file.
@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import json
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
+from exercise_answers import answers, mistakes
 
 from course_utils import exercises
 from course_utils.colab import badge_source, setup_source
-from course_utils.exercises import NumberQuestion, Question
+from course_utils.exercises import NumberQuestion, Question, SourceError, _sources
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LESSONS = exercises.lessons()
 QUESTIONS = [(lesson, question) for lesson in LESSONS for question in exercises.questions(lesson)]
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks" / "exercises").glob("*.ipynb"))
+ANSWERS = [(lesson, question, answer) for lesson in LESSONS for question in exercises.questions(lesson)
+           for answer in answers(lesson.__name__.rsplit(".", 1)[-1]) if answer.question == question.name]
 
 
 def lesson_id(lesson) -> str:
@@ -32,14 +36,23 @@ def question_ids(pairs) -> list[str]:
     return [f"{lesson_id(lesson)}.{question.name}" for lesson, question in pairs]
 
 
+def answer_ids(triples) -> list[str]:
+    ids, seen = [], {}
+    for lesson, question, answer in triples:
+        key = f"{lesson_id(lesson)}.{question.name}.{'right' if answer.right else 'wrong'}"
+        seen[key] = seen.get(key, 0) + 1
+        ids.append(f"{key}{seen[key]}")
+    return ids
+
+
 def namespace(lesson, question: Question) -> dict:
     """The names a cell of ``question`` sees in the solutions notebook: the imports, earlier solutions."""
     names: dict = {}
-    exec(lesson.SETUP, names)
+    exec(exercises.lesson_sources(lesson).setup, names)
     for earlier in exercises.questions(lesson):
         if earlier is question:
             break
-        exec(earlier._solution, names)
+        exec(earlier.solution_code, names)
     return names
 
 
@@ -64,7 +77,7 @@ def assert_does_not_reveal(question: Question, output: str) -> None:
             assert text not in output, f"the message gives the answer away: {output!r}"
         return
     stub_lines = {line.strip() for line in question.stub.splitlines()}
-    for line in question._solution.splitlines():
+    for line in question.solution_code.splitlines():
         code = line.split("#")[0].strip()
         if len(code) >= 20 and line.strip() not in stub_lines:
             assert code not in output, f"the message shows the solution's line {code!r}: {output!r}"
@@ -83,14 +96,22 @@ def test_lesson_module_is_complete(lesson):
     assert re.fullmatch(r"\d\d_[a-z0-9_]+", lesson.LESSON)
     assert lesson_id(lesson) == f"lesson{lesson.LESSON[:2]}"
     assert (REPO_ROOT / "notebooks" / f"{lesson.LESSON}.ipynb").exists(), "LESSON names no lesson notebook"
-    assert lesson.TITLE and lesson.INTRO.strip()
-    assert f"import {lesson_id(lesson)} as ex" in lesson.SETUP
+    sources = exercises.lesson_sources(lesson)  # the text, solutions and stubs agree with the module
+    assert sources.title and sources.intro
+    assert f"import {lesson_id(lesson)} as ex" in sources.setup
     questions = exercises.questions(lesson)
     assert len(questions) >= 3, "every lesson has at least 3 exercises"
     for number, question in enumerate(questions, start=1):
         assert question.name == f"q{number}" and getattr(lesson, question.name) is question
-        assert question.title and question.prompt.strip() and question._hint and question.answer_name
-        assert question.mistakes, f"{question.name}: list at least one typical mistake"
+        assert question.title and question.prompt and question.hints and question.answer_name
+        assert mistakes(lesson_id(lesson), question.name), (
+            f"{question.name}: add at least one typical wrong answer to tests/exercise_answers/{lesson_id(lesson)}.py")
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_id)
+def test_answers_name_the_lessons_exercises(lesson):
+    names = {question.name for question in exercises.questions(lesson)}
+    assert {answer.question for answer in answers(lesson_id(lesson))} <= names
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lesson_id)
@@ -105,7 +126,7 @@ def test_lesson_notebook_links_to_its_exercises(lesson):
 
 @pytest.mark.parametrize(("lesson", "question"), QUESTIONS, ids=question_ids(QUESTIONS))
 def test_solution_passes(lesson, question, capsys):
-    result, output = run_check(question, answer_from(lesson, question, question._solution), capsys)
+    result, output = run_check(question, answer_from(lesson, question, question.solution_code), capsys)
     assert result is True, output
     assert output.startswith("✅ Correct!")
 
@@ -121,14 +142,18 @@ def test_stub_is_not_attempted(lesson, question, capsys):
         assert result is False and output.startswith("⏳ Not attempted yet")
 
 
-@pytest.mark.parametrize(("lesson", "question"), QUESTIONS, ids=question_ids(QUESTIONS))
-def test_typical_mistakes_get_a_specific_message(lesson, question, capsys):
-    for mistake in question.mistakes:
-        result, output = run_check(question, answer_from(lesson, question, mistake.code), capsys)
-        assert result is False, f"accepted a wrong answer:\n{mistake.code}"
-        assert output.startswith("❌"), output
-        assert mistake.expect in output, f"expected {mistake.expect!r} in {output!r}"
-        assert_does_not_reveal(question, output)
+@pytest.mark.parametrize(("lesson", "question", "answer"), ANSWERS, ids=answer_ids(ANSWERS))
+def test_answers_get_their_verdict(lesson, question, answer, capsys):
+    """A wrong answer is rejected with its specific message; a right one, however unusual, passes."""
+    result, output = run_check(question, answer_from(lesson, question, answer.code), capsys)
+    if answer.right:
+        assert result is True, f"rejected a right answer ({answer.expect}):\n{answer.code}\n{output}"
+        assert output.startswith("✅ Correct!")
+        return
+    assert result is False, f"accepted a wrong answer:\n{answer.code}"
+    assert output.startswith("❌"), output
+    assert answer.expect in output, f"expected {answer.expect!r} in {output!r}"
+    assert_does_not_reveal(question, output)
 
 
 @pytest.mark.parametrize(("lesson", "question"), QUESTIONS, ids=question_ids(QUESTIONS))
@@ -154,7 +179,7 @@ def test_hint_and_solution_print(lesson, question, capsys):
     question.hint(99)  # past the last hint: shows the last one
     assert capsys.readouterr().out.startswith("💡 Hint")
     question.solution()
-    assert question._solution.strip() in capsys.readouterr().out
+    assert question.solution_code.strip() in capsys.readouterr().out
 
 
 def test_check_without_an_answer_asks_for_one(capsys):
@@ -214,7 +239,7 @@ def test_an_error_in_the_learners_code_is_reported_kindly(capsys):
 def test_a_half_written_module_is_not_attempted(capsys):
     from course_utils.exercises import lesson02
 
-    code = lesson02.q4._solution.split("    def forward")[0] + (
+    code = lesson02.q4.solution_code.split("    def forward")[0] + (
         "    def forward(self, images):\n        raise NotImplementedError\n")
     result, output = run_check(lesson02.q4, answer_from(lesson02, lesson02.q4, code), capsys)
     assert result is False and output.startswith("⏳ Not attempted yet")
@@ -238,9 +263,9 @@ def test_notebooks_are_in_sync_with_the_lesson_module(lesson):
 
 
 @pytest.mark.parametrize(("lesson", "question"), QUESTIONS, ids=question_ids(QUESTIONS))
-def test_stub_and_solution_cells_are_the_question_strings(lesson, question):
+def test_stub_and_solution_cells_are_the_source_cells(lesson, question):
     for kind, code, cell_id in [("exercises", question.stub, f"{question.name}-stub"),
-                                ("solutions", question._solution, f"{question.name}-solution")]:
+                                ("solutions", question.solution_code, f"{question.name}-solution")]:
         cells = {cell["id"]: cell for cell in read_notebook(exercises.notebook_path(lesson, kind))}
         assert cells[cell_id]["text"] == code.strip() + "\n"
         check = cells[f"{question.name}-check"]["text"]
@@ -289,3 +314,67 @@ def test_builder_writes_valid_notebooks(tmp_path, monkeypatch):
 def test_cli_check_reports_sync(capsys):
     assert exercises.main(["--check"]) == 0
     assert capsys.readouterr().out == ""
+
+
+# ------------------------------------------------------------------------------------------------------
+# The source files
+# ------------------------------------------------------------------------------------------------------
+
+def test_read_cells():
+    text = '"""A docstring: no cell."""\n# ruff: noqa: F401\n\n# %% imports\nimport torch\n\n\n# %% q1\nx = 1\n\ny = 2\n'
+    assert _sources.read_cells(text) == [("imports", "import torch\n"), ("q1", "x = 1\n\ny = 2\n")]
+    with pytest.raises(SourceError):
+        _sources.read_cells("# %% q1\n\n# %% q2\nx = 1\n")  # an empty cell
+
+
+def test_parse_text():
+    text = ("# Title\n\nThe intro,\non two lines.\n\n## q1: First: a title\n\nThe prompt.\n\n- a list\n\n"
+            "### Hint\n\nA hint\nwrapped.\n\n### Hint\n\nAnother.\n\n### Why\n\nBecause.\n\n"
+            "## q2: Second\n\nPrompt two.\n\n### Hint\n\nOnly one.\n")
+    parsed = _sources.parse_text(text)
+    assert (parsed.title, parsed.intro) == ("Title", "The intro,\non two lines.")
+    assert parsed.questions["q1"] == _sources.QuestionText("First: a title", "The prompt.\n\n- a list",
+                                                           ("A hint wrapped.", "Another."), "Because.")
+    assert parsed.questions["q2"].hints == ("Only one.",) and parsed.questions["q2"].why == ""
+    for broken in ("No title\n\n## q1: t\n\np\n\n### Hint\n\nh\n",  # no `# Title`
+                   "# T\n\n## q1: t\n\np\n",  # no hint
+                   "# T\n\n## q1: t\n\np\n\n### Hint\n\nh\n\n### Example\n\nx\n",  # an unknown heading
+                   "# T\n\n## q1: t\n\np\n\n### Hint\n\nh\n\n## q1: again\n\np\n\n### Hint\n\nh\n"):  # twice
+        with pytest.raises(SourceError):
+            _sources.parse_text(broken)
+
+
+def test_sources_that_disagree_are_refused(monkeypatch):
+    text = "# T\n\nIntro.\n\n## q1: t\n\nPrompt.\n\n### Hint\n\nh\n"
+    files = {"text": text, "solutions": "# %% imports\nimport torch\n\n# %% q1\nx = 1\n",
+             "stubs": "# %% imports\nimport math\n\n# %% q1\nx = ...\n"}
+    monkeypatch.setattr(_sources, "_read", lambda kind, lesson_id: files[kind])
+    _sources.load.cache_clear()
+    try:
+        with pytest.raises(SourceError, match="imports"):  # the two imports cells differ
+            _sources.load("lesson99")
+        files["stubs"] = "# %% imports\nimport torch\n\n# %% q2\nx = ...\n"
+        _sources.load.cache_clear()
+        with pytest.raises(SourceError, match="q2"):  # a cell for an exercise the text does not have
+            _sources.load("lesson99")
+        files["stubs"] = "# %% imports\nimport torch\n\n# %% q1\nx = ...\n"
+        _sources.load.cache_clear()
+        assert _sources.load("lesson99").questions["q1"].stub == "x = ...\n"
+    finally:
+        _sources.load.cache_clear()
+
+
+def test_the_sources_ship_with_the_package():
+    """A wheel (``pip install``, as on Colab) must hold the sources, or ``hint()`` and ``solution()`` fail there.
+    Their folders are no packages: setuptools ships their ``.py`` files anyway, but the ``.md`` files only
+    as package data declared in pyproject.toml."""
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config.get("tool", {}).get("setuptools", {}).get("package-data", {}).get("course_utils.exercises", [])
+    package = REPO_ROOT / "course_utils" / "exercises"
+    for path in sorted((package / "text").glob("*.md")):
+        relative = path.relative_to(package).as_posix()
+        assert any(fnmatch(relative, pattern) for pattern in globs), (
+            f'pyproject.toml does not ship course_utils/exercises/{relative}: add `"course_utils.exercises" = '
+            f'["text/*.md"]` under [tool.setuptools.package-data]')
+    assert not any((package / kind / "__init__.py").exists() for kind in ("text", "solutions", "stubs"))

@@ -14,12 +14,14 @@ import json
 from pathlib import Path
 
 import pytest
+from exercise_answers import mistakes
 
 from course_utils import exercises
 from course_utils.exercises import grade, lesson00
 
 LESSON = lesson00
 QUESTIONS = exercises.questions(LESSON)
+MISTAKES = {question.name: mistakes("lesson00", question.name) for question in QUESTIONS}
 NOTEBOOK_NAME = exercises.notebook_path(LESSON, "exercises").name
 LOOP = "import time\n\nwhile True:  # a loop that never ends\n    time.sleep(0.05)\n"
 CRASH = "import os\n\nos._exit(1)  # the kernel's process ends at once\n"
@@ -64,7 +66,7 @@ def with_mistakes(number: int) -> dict:
     """The exercises notebook with each question's ``number``-th typical mistake in place of its stub."""
     nb = load("exercises")
     for question in QUESTIONS:
-        set_source(nb, f"{question.name}-stub", question.mistakes[number].code.strip() + "\n")
+        set_source(nb, f"{question.name}-stub", MISTAKES[question.name][number].code)
     return nb
 
 
@@ -98,7 +100,7 @@ def with_cell_before_imports(cell_id: str, source: str) -> dict:
 
 def build_class(root: Path) -> dict[str, Path]:
     """The synthetic class (everything but the infinite loop), one folder per student."""
-    mistakes = max(len(question.mistakes) for question in QUESTIONS)
+    mistakes = min(len(wrong) for wrong in MISTAKES.values())
     paths = {"ada": write(root / "ada", load("solutions"))}
     for number, student in enumerate(["ben", "cy", "dee"][:mistakes]):
         paths[student] = write(root / student, with_mistakes(number))
@@ -122,7 +124,7 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 def verdict(question: exercises.Question, code: str) -> tuple[str, str]:
     """What the checker says about ``code`` run in a fresh namespace, as the gradebook stores it."""
     names: dict = {}
-    exec(LESSON.SETUP, names)
+    exec(exercises.lesson_sources(LESSON).setup, names)
     exec(code, names)
     status, message = question._verdict(names[question.answer_name])
     return status, grade.clean_message(message)
@@ -136,8 +138,8 @@ def expected_rows(paths: dict[str, Path]) -> list[tuple[str, ...]]:
               f"name 'pretraining_head_params' is not defined")
     stub = {q.name: verdict(q, q.stub) for q in QUESTIONS}
     by_student = {
-        "ada": {q.name: verdict(q, q._solution) for q in QUESTIONS},
-        **{student: {q.name: verdict(q, q.mistakes[number].code) for q in QUESTIONS}
+        "ada": {q.name: verdict(q, q.solution_code) for q in QUESTIONS},
+        **{student: {q.name: verdict(q, MISTAKES[q.name][number].code) for q in QUESTIONS}
            for number, student in enumerate(["ben", "cy", "dee"]) if student in paths},
         "eli": {"q1": stub["q1"], "q2": ("error", no_verdict), "q3": ("error", raised), "q4": stub["q4"]},
         "gus": stub,

@@ -13,16 +13,27 @@ prints "⏳ Not attempted yet", and an error in the learner's code is reported w
 returns ``True`` when the answer is correct, so tests can assert on it (notebooks end the call with ``;``
 to keep the bool out of the cell's output).
 
-One source, two notebooks
--------------------------
-Each lesson NN has one module, ``course_utils/exercises/lessonNN.py``. It holds everything: the notebook's
-title and imports, and one ``Question`` subclass per exercise with its prompt (markdown), its stub and its
-solution (code), its hint, its checker and a few typical mistakes. The notebooks are generated from it:
+The sources of a lesson's exercises
+-----------------------------------
+Lesson NN's exercises come from four files, and both of its exercise notebooks are generated from them:
+
+- ``lessonNN.py``: the checkers. The constant ``LESSON`` names the lesson notebook (e.g.
+  ``"04_mlp_and_encoder_block"``, without ``.ipynb``); one ``Question`` subclass per exercise is bound to
+  ``q1``, ``q2``, ... and says what the check cell passes (``answer_name``) and how to check it (``_check``).
+- ``text/lessonNN.md``: the words, in markdown (the format is below).
+- ``solutions/lessonNN.py``: the code of the solutions, a real Python file that ruff lints.
+- ``stubs/lessonNN.py``: the code the learner starts from, the same cells with ``...`` or
+  ``raise NotImplementedError`` in place of the answers.
+
+The typical wrong answers that prove the checkers are test fixtures, not part of the package:
+``tests/exercise_mistakes/lessonNN.py`` (``tests/test_exercises.py`` says how they are written).
+
+The generated notebooks:
 
 - ``notebooks/exercises/NN_<topic>_exercises.ipynb``: prompt, stub, check cell for every question;
 - ``notebooks/exercises/NN_<topic>_solutions.ipynb``: the same, with the solutions in place of the stubs.
 
-Rebuild them after editing a lesson module, then commit them executed::
+Rebuild them after editing any of the sources, then commit them executed::
 
     python -m course_utils.exercises                    # rewrite the notebooks whose cells changed
     python -m course_utils.exercises --execute          # ... and execute what was rewritten
@@ -30,26 +41,54 @@ Rebuild them after editing a lesson module, then commit them executed::
     python -m course_utils.exercises --check            # exit 1 if a notebook is out of sync
     python -m course_utils.exercises 02                 # only lesson 02
 
-``tests/test_exercises.py`` finds every ``lessonNN`` module on its own (``pkgutil``) and checks that each
-solution passes, each stub prints "Not attempted yet", each listed mistake is caught with its message, and
-the notebooks match the module.
+The text file, ``text/lessonNN.md``::
+
+    # The lesson's title
+
+    The introduction (markdown): what the exercises practise.
+
+    ## q1: The title of exercise 1
+
+    The prompt (markdown), up to the first `###` heading.
+
+    ### Hint
+
+    A nudge, printed by `ex.q1.hint()`. The lines of a paragraph are joined when printed.
+
+    ### Hint
+
+    A more specific nudge, printed by `ex.q1.hint(2)` (any number of hints; at least one).
+
+    ### Why
+
+    Optional: one line printed after "✅ Correct!".
+
+    ## q2: The title of exercise 2
+    ...
+
+No other headings of levels 1 to 3 are allowed (use bold text inside a prompt).
+
+The code files, ``solutions/lessonNN.py`` and ``stubs/lessonNN.py``, are in the "percent" format of
+Jupytext and VS Code: a line ``# %% NAME`` starts a cell, which runs to the next such line. The first cell,
+``# %% imports``, is the notebooks' imports cell, the same in both files, ending with
+``from course_utils.exercises import lessonNN as ex``; then comes one cell ``# %% qN`` per exercise, which
+defines its ``answer_name``. Each cell runs after the ones above it, as in the notebook, so a solutions file
+run top to bottom does what its notebook does, without the check cells. What comes before the first
+``# %%`` line (the docstring, ``# ruff: noqa: F401`` for the ``ex`` that only the check cells use) is no
+cell.
+
+The sources ship with the package: ``ex.q1.hint()`` and ``ex.q1.solution()`` read them on Colab too (the
+solutions are in the solutions notebooks anyway). ``text/``, ``solutions/`` and ``stubs/`` have no
+``__init__.py``, so that nothing imports (and runs) a solutions file; setuptools ships their ``.py`` files
+all the same, and ``pyproject.toml`` lists ``text/*.md`` as package data.
 
 Adding the exercises of a lesson
 --------------------------------
-1. Copy ``lesson02.py`` to ``lessonNN.py`` and set the module constants::
-
-       LESSON = "04_mlp_and_encoder_block"   # the lesson notebook's file name, without .ipynb
-       TITLE = "Equation 3, the MLP and the encoder block"
-       INTRO = "..."                         # markdown: what the exercises practise
-       SETUP = "import torch\\n..."           # the imports cell, ending with: from ... import lessonNN as ex
-
-2. Write one ``Question`` subclass per exercise and bind an instance to ``q1``, ``q2``, ... (at least 3).
-   Give it ``name`` (equal to its variable), ``title``, ``prompt``, ``answer_name`` (the variable the
-   check cell passes: ``ex.q1.check(<answer_name>)``), ``stub``, ``_solution``, ``_hint``, an optional
-   one-line ``why`` (printed after ✅) and ``mistakes``: at least one ``Mistake(code, expect)``, code that
-   defines ``answer_name`` the way a learner typically gets it wrong, and a fragment of the message the
-   checker must print for it. The stub and the solution must define ``answer_name``; the code runs after
-   ``SETUP`` and the earlier questions' solutions, as in the solutions notebook.
+1. Copy the four files of lesson 02 to ``lessonNN.py``, ``text/lessonNN.md``, ``solutions/lessonNN.py`` and
+   ``stubs/lessonNN.py``, set ``LESSON``, and write the title, introduction and imports cell.
+2. For each exercise (at least 3): its section in the text file; its cells in the solutions and stubs files;
+   a ``Question`` subclass bound to ``qN`` with ``name = "qN"`` and ``answer_name``; and at least one wrong
+   answer in ``tests/exercise_mistakes/lessonNN.py``.
 3. Write ``_check(self, answer)``: return ``None`` if the answer is right, ``raise Wrong("...")`` with a
    specific, kind message if not. Never put the answer in the message. The helpers below do the common
    parts: ``expect_callable``, ``expect_class``, ``expect_tensor``, ``expect_close`` (compares with a
@@ -83,15 +122,18 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
+from course_utils.exercises._sources import LessonSources, QuestionSources, SourceError
+from course_utils.exercises._sources import load as load_sources
+
 __all__ = [
-    "Mistake", "NotAttempted", "NumberQuestion", "Question", "Wrong",
+    "NotAttempted", "NumberQuestion", "Question", "Wrong",
     "as_number", "explain_class_token_cat", "expect_callable", "expect_class", "expect_close", "expect_tensor", "perturb_", "randn",
-    "lessons", "questions", "notebook_cells", "notebook_path", "build_notebook", "build_notebooks",
-    "stale_notebooks", "main", "GRADE_RESULTS_ENV",
+    "lessons", "questions", "lesson_sources", "LessonSources", "SourceError", "notebook_cells", "notebook_path",
+    "build_notebook", "build_notebooks", "stale_notebooks", "main", "GRADE_RESULTS_ENV",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -112,44 +154,64 @@ class NotAttempted(Exception):
     """Raised by a checker when the answer is still the stub."""
 
 
-class Mistake(NamedTuple):
-    """A typical wrong answer, for the tests: ``code`` defines the answer; the check must print ``expect``."""
-
-    code: str
-    expect: str
-
-
 class Question:
     """One exercise: ``check(answer)``, ``hint()`` and ``solution()``.
 
-    Subclasses set the class attributes below and implement ``_check``; the notebook builder takes the
-    prompt, stub and solution from them, so the notebooks and the checks cannot drift apart.
+    Subclasses set ``name`` and ``answer_name`` and implement ``_check``. The words and the code come from the
+    lesson's source files (see the package docstring), read when first needed, so the notebooks and the
+    checks cannot drift apart.
 
     Attributes:
-        name: the module-level variable the question is bound to, e.g. ``"q1"``.
-        title: a short title, used as the exercise's heading in the notebook.
-        prompt: the task, in markdown.
+        name: the module-level variable the question is bound to, e.g. ``"q1"``; its section in the sources.
         answer_name: the name the stub defines and the check cell passes: ``ex.q1.check(<answer_name>)``.
-        stub: the code cell the learner starts from: ``answer_name = ...`` or a function that raises
-            ``NotImplementedError``.
-        _solution: a correct answer, as code that defines ``answer_name``.
-        _hint: a nudge, or a sequence of increasingly specific nudges (``hint(2)`` shows the second).
-        why: optional, one line printed after "✅ Correct!": why it matters.
-        mistakes: typical wrong answers with a fragment of the message they must get (used by the tests).
+        title: a short title, the exercise's heading in the notebook (from ``text/lessonNN.md``).
+        prompt: the task, in markdown (from ``text/lessonNN.md``).
+        hints: nudges, increasingly specific (``hint(2)`` shows the second; from ``text/lessonNN.md``).
+        why: one line printed after "✅ Correct!", or "" (from ``text/lessonNN.md``).
+        stub: the code cell the learner starts from (``stubs/lessonNN.py``): ``answer_name = ...`` or a
+            function that raises ``NotImplementedError``.
+        solution_code: a correct answer, code that defines ``answer_name`` (``solutions/lessonNN.py``).
     """
 
     name: str = ""
-    title: str = ""
-    prompt: str = ""
     answer_name: str = "answer"
-    stub: str = ""
-    _solution: str = ""
-    _hint: str | Sequence[str] = ""
-    why: str = ""
-    mistakes: Sequence[Mistake] = ()
 
-    def _check(self, answer: Any) -> None:
-        """Return None if ``answer`` is right; raise ``Wrong(message)`` if not. Subclasses implement it."""
+    @property
+    def lesson_id(self) -> str:
+        """The lesson module's name, e.g. ``"lesson02"``."""
+        return type(self).__module__.rsplit(".", 1)[-1]
+
+    @property
+    def _source(self) -> QuestionSources:
+        return load_sources(self.lesson_id).questions[self.name]
+
+    @property
+    def title(self) -> str:
+        return self._source.title
+
+    @property
+    def prompt(self) -> str:
+        return self._source.prompt
+
+    @property
+    def hints(self) -> tuple[str, ...]:
+        return self._source.hints
+
+    @property
+    def why(self) -> str:
+        return self._source.why
+
+    @property
+    def stub(self) -> str:
+        return self._source.stub
+
+    @property
+    def solution_code(self) -> str:
+        return self._source.solution
+
+    def _check(self, answer: Any) -> str | None:
+        """Return None (or a note to print after "✅ Correct!") if ``answer`` is right; raise
+        ``Wrong(message)`` if not. Subclasses implement it."""
         raise TypeError(f"{type(self).__name__} does not implement _check")  # a bug in the lesson module
 
     def _explain_error(self, error: Exception) -> str | None:
@@ -171,11 +233,10 @@ class Question:
         try:
             if answer is Ellipsis or answer is None:
                 raise NotAttempted
-            self._check(answer)
+            note = self._check(answer)
         except (NotAttempted, NotImplementedError):
-            todo = "`raise NotImplementedError`" if "NotImplementedError" in self.stub else "`...`"
             return "not attempted", (f"⏳ Not attempted yet: write `{self.answer_name}` in the cell above (replace "
-                                     f"the {todo} with your code), run it, then run this check again.")
+                                     f"the {self._todo()} with your code), run it, then run this check again.")
         except Wrong as wrong:
             return "wrong", f"❌ {wrong}"
         except Exception as error:  # an error in the learner's code: report it, never raise
@@ -185,11 +246,26 @@ class Question:
             except Exception:  # advice is optional; never let it hide the learner's error
                 advice = None
             return "error", message + (f"\n   {advice}" if advice else "")
-        return "correct", "✅ Correct!" + (f" {self.why}" if self.why else "")
+        why = self._why_or_empty()
+        note = f"\n   {note}" if isinstance(note, str) and note else ""
+        return "correct", "✅ Correct!" + (f" {why}" if why else "") + note
+
+    def _todo(self) -> str:
+        """What the stub leaves to do: "`raise NotImplementedError`" or "`...`"."""
+        try:
+            return "`raise NotImplementedError`" if "NotImplementedError" in self.stub else "`...`"
+        except (OSError, SourceError):  # check() never raises, even where the sources are missing
+            return "`...`"
+
+    def _why_or_empty(self) -> str:
+        try:
+            return self.why
+        except (OSError, SourceError):
+            return ""
 
     def hint(self, n: int = 1) -> None:
         """Print the hint (the ``n``-th one, if the question has several)."""
-        hints = [self._hint] if isinstance(self._hint, str) else list(self._hint)
+        hints = self.hints
         n = min(max(n, 1), len(hints))
         number = f" {n} of {len(hints)}" if len(hints) > 1 else ""
         more = f"\n   (Still stuck? ex.{self.name}.hint({n + 1}) gives the next hint.)" if n < len(hints) else ""
@@ -197,10 +273,10 @@ class Question:
 
     def solution(self) -> None:
         """Print a worked solution (code)."""
-        print(f"💡 Solution:\n\n{self._solution.strip()}")
+        print(f"💡 Solution:\n\n{self.solution_code.strip()}")
 
     def __repr__(self) -> str:
-        return f"<{self.name}: {self.title}>"
+        return f"<{self.lesson_id}.{self.name}>"
 
 
 class NumberQuestion(Question):
@@ -376,7 +452,8 @@ def expect_close(actual: torch.Tensor, expected: torch.Tensor, *, otherwise: str
         mistakes: pairs (output of a typical wrong answer for the same input, or a function computing it;
             the message that explains that mistake). The first one ``actual`` matches is reported.
         nan: extra advice when ``actual`` holds NaN and ``expected`` does not.
-        atol, rtol: tolerances of ``torch.allclose`` (compared in float64).
+        atol: the absolute tolerance of ``torch.allclose`` (the values are compared in float64).
+        rtol: the relative tolerance of ``torch.allclose``.
     """
     if _close(actual, expected, atol, rtol):
         return
@@ -407,6 +484,18 @@ def questions(lesson: ModuleType) -> list[Question]:
     return found
 
 
+def lesson_sources(lesson: ModuleType) -> LessonSources:
+    """The text and code a lesson's notebooks are made of (see the package docstring), checked to agree with
+    each other and with the lesson module's questions."""
+    lesson_id = lesson.__name__.rsplit(".", 1)[-1]
+    sources = load_sources(lesson_id)
+    names = [question.name for question in questions(lesson)]
+    if list(sources.questions) != names:
+        raise SourceError(f"course_utils/exercises/text/{lesson_id}.md has the exercises {list(sources.questions)}, "
+                          f"course_utils/exercises/{lesson_id}.py binds {names}")
+    return sources
+
+
 def notebook_path(lesson: ModuleType, kind: str) -> Path:
     """``notebooks/exercises/<LESSON>_<kind>.ipynb``, kind "exercises" or "solutions"."""
     if kind not in ("exercises", "solutions"):
@@ -428,17 +517,20 @@ def notebook_cells(lesson: ModuleType, solutions: bool) -> list[tuple[str, str, 
     from course_utils.colab import badge_source, setup_source
 
     number, kind = lesson.LESSON[:2], "solutions" if solutions else "exercises"
+    sources = lesson_sources(lesson)
     exercises_name, solutions_name = (notebook_path(lesson, k).name for k in ("exercises", "solutions"))
-    lesson_link = f"[lesson {number}, {lesson.TITLE}](../{lesson.LESSON}.ipynb)"
-    module = f"course_utils/exercises/{lesson.__name__.rsplit('.', 1)[-1]}.py"
+    lesson_link = f"[lesson {number}, {sources.title}](../{lesson.LESSON}.ipynb)"
+    lesson_id = lesson.__name__.rsplit(".", 1)[-1]
+    files = ", ".join(f"`{kind}/{lesson_id}.{'md' if kind == 'text' else 'py'}`" for kind in ("text", "solutions", "stubs"))
     if solutions:
-        intro = (f"# {number} · Solutions: {lesson.TITLE}\n\n"
+        intro = (f"# {number} · Solutions: {sources.title}\n\n"
                  f"Worked solutions of the [exercises]({exercises_name}) of {lesson_link}. Try the exercises "
-                 f"first! Every check below prints ✅. This notebook and the exercises are generated from one "
-                 f"source, `{module}` (`python -m course_utils.exercises`), so they always agree.")
+                 f"first! Every check below prints ✅. This notebook and the exercises are generated from the "
+                 f"same sources, {files} in `course_utils/exercises/` (`python -m course_utils.exercises`), so "
+                 f"they always agree.")
     else:
-        intro = (f"# {number} · Exercises: {lesson.TITLE}\n\n"
-                 f"Practice for {lesson_link}. {lesson.INTRO.strip()}\n\n"
+        intro = (f"# {number} · Exercises: {sources.title}\n\n"
+                 f"Practice for {lesson_link}. {sources.intro}\n\n"
                  f"**How it works.** Each exercise has a cell to fill in (replace the `...` or the "
                  f"`raise NotImplementedError`) and a check cell below it. Run both: `ex.q1.check(...)` says "
                  f"✅ when your answer is right, and otherwise what looks wrong, without giving the answer "
@@ -448,13 +540,14 @@ def notebook_cells(lesson: ModuleType, solutions: bool) -> list[tuple[str, str, 
         ("badge", "markdown", badge_source(f"notebooks/exercises/{lesson.LESSON}_{kind}.ipynb")),
         ("setup", "code", setup_source()),
         ("intro", "markdown", intro),
-        ("imports", "code", lesson.SETUP.strip() + "\n"),
+        ("imports", "code", sources.setup),
     ]
     for i, question in enumerate(questions(lesson), start=1):
-        code = question._solution if solutions else question.stub
+        source = sources.questions[question.name]
+        code = source.solution if solutions else source.stub
         cells += [
-            (f"{question.name}-prompt", "markdown", f"## Exercise {i} · {question.title}\n\n{question.prompt.strip()}"),
-            (f"{question.name}-{'solution' if solutions else 'stub'}", "code", code.strip() + "\n"),
+            (f"{question.name}-prompt", "markdown", f"## Exercise {i} · {source.title}\n\n{source.prompt}"),
+            (f"{question.name}-{'solution' if solutions else 'stub'}", "code", code),
             (f"{question.name}-check", "code", _check_cell(question)),
         ]
     outro = (f"## Done?\n\nCompare your answers with the [solutions]({solutions_name}), then go back to "
@@ -530,7 +623,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.exercises",
         description="Rebuild notebooks/exercises/NN_*_{exercises,solutions}.ipynb from "
-                    "course_utils/exercises/lessonNN.py. Execute them before committing (--execute).",
+                    "the sources in course_utils/exercises/ (text/lessonNN.md, solutions/lessonNN.py, "
+                    "stubs/lessonNN.py). Execute them before committing (--execute).",
         epilog="To grade submitted notebooks: python -m course_utils.exercises grade --help")
     parser.add_argument("lessons", nargs="*", help="lesson numbers (e.g. 02 03); default: all")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is stale")

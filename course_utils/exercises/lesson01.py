@@ -15,28 +15,11 @@ import torch
 from PIL import Image
 
 from course_utils.data_setup import default_transform
-from course_utils.exercises import Mistake, Question, Wrong, as_number, expect_callable
+from course_utils.exercises import Question, Wrong, as_number, expect_callable
 from course_utils.exercises._parts import as_shape, expect_entries, shape_feedback, still_missing, unfilled
 from course_utils.shapes import render_shape
 
 LESSON = "01_data"
-TITLE = "Data"
-INTRO = """Four exercises on getting images into a model: the shapes of the batches a DataLoader gives, the
-class balance of an image folder, a training transform with augmentation next to a plain test transform, and
-the labels `ImageFolder` hands out. They use the small `shapes_small` dataset, generated on your machine in a
-second or two the first time."""
-SETUP = """\
-import os
-from pathlib import Path
-
-import torch
-from torchvision import datasets
-from torchvision.transforms import v2
-
-from course_utils import data_setup, shapes
-from course_utils.exercises import lesson01 as ex
-from course_utils.helper_functions import walk_through_dir
-"""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -65,77 +48,7 @@ _SHAPE_ADVICE = {
 
 class BatchFacts(Question):
     name = "q1"
-    title = "The batches of a DataLoader"
     answer_name = "batch_facts"
-    prompt = """\
-Load `shapes_small` (75 training images per class, 3 classes, drawn at 32 × 32) resized to **64 px**, in batches
-of 32, as the stub does. Before you look at a batch, work out:
-
-- `num_batches`: how many batches one epoch of the training DataLoader has, `len(train_dataloader)`;
-- `images`, `labels`: the shapes of the images and of the labels of the first batch (tuples, e.g. `(2, 3)`);
-- `last_images`: the shape of the images of the *last* batch of the epoch;
-- `patches_p8`, `patches_p16`: $N$, the number of patches of one of these 64-px images with $P = 8$, and with
-  $P = 16$ (patches only, no class token).
-
-Then check them: `images, labels = next(iter(train_dataloader))`, and the last batch with a `for` loop."""
-    stub = '''\
-small_root = shapes.get_dataset("shapes_small")  # 75 train + 25 test images per class, 32 x 32 px
-train_dataloader, test_dataloader, class_names = data_setup.create_dataloaders(
-    small_root / "train", small_root / "test", transform=data_setup.default_transform(64), batch_size=32)
-
-batch_facts = {
-    "num_batches": ...,  # len(train_dataloader)
-    "images": ...,  # the shape of the first batch's images, a tuple
-    "labels": ...,  # the shape of its labels
-    "last_images": ...,  # the shape of the last batch's images
-    "patches_p8": ...,  # N for one 64-px image with P = 8
-    "patches_p16": ...,  # N with P = 16
-}
-'''
-    _solution = '''\
-small_root = shapes.get_dataset("shapes_small")  # 75 train + 25 test images per class, 32 x 32 px
-train_dataloader, test_dataloader, class_names = data_setup.create_dataloaders(
-    small_root / "train", small_root / "test", transform=data_setup.default_transform(64), batch_size=32)
-
-n_train = 3 * 75  # 225 training images
-batch_facts = {
-    "num_batches": (n_train + 31) // 32,  # 7 full batches of 32, and one more for the 1 image left over
-    "images": (32, 3, 64, 64),  # (B, C, H, W): channels first, resized to 64 px
-    "labels": (32,),  # one class index per image
-    "last_images": (n_train % 32, 3, 64, 64),  # what is left: the DataLoader keeps it (drop_last=False)
-    "patches_p8": (64 // 8) ** 2,  # an 8 x 8 grid of patches
-    "patches_p16": (64 // 16) ** 2,  # a 4 x 4 grid
-}
-
-images, labels = next(iter(train_dataloader))  # verify
-assert (len(train_dataloader), tuple(images.shape), tuple(labels.shape)) == (
-    batch_facts["num_batches"], batch_facts["images"], batch_facts["labels"])
-'''
-    _hint = (
-        "225 images in batches of 32: how many full batches, and what happens to the rest? Unless "
-        "`drop_last=True`, a DataLoader yields the leftover images as one smaller, last batch.",
-        "A batch of images is (B, C, H, W), labels are (B,). N = HW/P².",
-    )
-    why = ("An incomplete last batch is normal: code that assumes every batch has `batch_size` images (a "
-           "hard-coded reshape, an average over batches) is subtly wrong on it.")
-    mistakes = (
-        Mistake('''
-batch_facts = {"num_batches": 225 // 32, "images": (32, 3, 64, 64), "labels": (32,), "last_images": (32, 3, 64, 64),
-               "patches_p8": 64, "patches_p16": 16}
-''', expect="smaller, last batch"),
-        Mistake('''
-batch_facts = {"num_batches": 8, "images": (32, 64, 64, 3), "labels": (32,), "last_images": (1, 64, 64, 3),
-               "patches_p8": 64, "patches_p16": 16}
-''', expect="channels first"),
-        Mistake('''
-batch_facts = {"num_batches": 8, "images": (32, 3, 64, 64), "labels": (32), "last_images": (1, 3, 64, 64),
-               "patches_p8": 64, "patches_p16": 16}
-''', expect="needs a comma"),
-        Mistake('''
-batch_facts = {"num_batches": 8, "images": (32, 3, 64, 64), "labels": (32,), "last_images": (1, 3, 64, 64),
-               "patches_p8": 8, "patches_p16": 4}
-''', expect="whole grid"),
-    )
 
     def _check(self, batch_facts: Any) -> None:
         entries = expect_entries(batch_facts, self.answer_name, list(_FACTS))
@@ -226,68 +139,7 @@ def _write_folder(root: Path, folder: dict[str, list[str]]) -> None:
 
 class ClassBalance(Question):
     name = "q2"
-    title = "The class balance of a folder"
     answer_name = "count_per_class"
-    prompt = """\
-A classifier trained on unbalanced data learns to favour the big classes, and accuracy then means less, so look
-at the class balance before training. Write `count_per_class(root)`: for a folder in `ImageFolder` layout
-(`root/<class>/<images>`), return a dict that maps each class name to its number of images, e.g.
-`{"circle": 75, "square": 75, "triangle": 75}`.
-
-- `root` is a path: a `str` or a `pathlib.Path`.
-- Count the images the way `ImageFolder` does: files whose name ends in an image extension (`.png`, `.jpg`,
-  `.jpeg`, ... in any case; the list is `torchvision.datasets.folder.IMG_EXTENSIONS`). Other files (a
-  `notes.txt`, a hidden `.DS_Store`) are not images, and a file at the top level (like `dataset.json`) is not a
-  class.
-
-Either count files yourself (`os.listdir`, `Path.iterdir`) or let `datasets.ImageFolder(root)` find them (its
-`.classes` and `.targets`). The checker tries your function on folders of its own, then run it on both splits
-of `shapes_small`."""
-    stub = '''\
-def count_per_class(root: str | Path) -> dict[str, int]:
-    """{class name: number of images} for an ImageFolder-style folder root/<class>/<images>."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def count_per_class(root: str | Path) -> dict[str, int]:
-    """{class name: number of images} for an ImageFolder-style folder root/<class>/<images>."""
-    dataset = datasets.ImageFolder(root)  # finds the classes (sorted folder names) and the image files
-    counts = torch.bincount(torch.tensor(dataset.targets), minlength=len(dataset.classes))
-    return dict(zip(dataset.classes, counts.tolist(), strict=True))  # label i is dataset.classes[i]
-
-
-for split in ("train", "test"):
-    print(split, count_per_class(shapes.get_dataset("shapes_small") / split))
-'''
-    _hint = (
-        "`datasets.ImageFolder(root)` already knows the class names (`.classes`) and one label per image "
-        "(`.targets`); count how often each label occurs.",
-        "`torch.bincount(torch.tensor(dataset.targets))` counts each label; label i belongs to "
-        "`dataset.classes[i]`.",
-    )
-    why = ("shapes_small has 75 / 25 images per class, so guessing one class scores 1/3: every model must beat "
-           "33% by a margin.")
-    mistakes = (
-        Mistake('''
-def count_per_class(root):
-    root = Path(root)
-    return {d.name: len(os.listdir(d)) for d in root.iterdir() if d.is_dir()}  # every file, images or not
-''', expect="not images"),
-        Mistake('''
-def count_per_class(root):
-    root = Path(root)
-    return {d.name: len(list(d.glob("*.png"))) for d in root.iterdir() if d.is_dir()}  # PNGs only
-''', expect="aren't PNGs"),
-        Mistake('''
-def count_per_class(root):
-    dataset = datasets.ImageFolder(root)
-    return {label: dataset.targets.count(label) for label in set(dataset.targets)}  # keys are label indices
-''', expect="class names"),
-        Mistake('''
-def count_per_class(root):
-    return {name: len(os.listdir(os.path.join(root, name))) for name in os.listdir(root)}  # dataset.json too
-''', expect="keep only the folders"),
-    )
 
     def _explain_error(self, error: Exception) -> str | None:
         if isinstance(error, NotADirectoryError) or "Not a directory" in str(error):
@@ -378,72 +230,7 @@ def _same(a: Any, b: Any) -> bool:
 
 class TrainAndTestTransforms(Question):
     name = "q3"
-    title = "Augment the training images only"
     answer_name = "make_transforms"
-    prompt = """\
-Data augmentation shows the model a slightly different version of each training image every epoch (flipped,
-rotated, ...), which helps when data is scarce. It belongs to the **training** images only: the test images
-must be the same every time you evaluate, or the test accuracy changes from one evaluation to the next.
-
-Write `make_transforms(img_size)`, which returns `(train_transform, test_transform)`, two `v2.Compose`
-pipelines that take a PIL image of any size:
-
-- `test_transform`: the lesson's plain pipeline, resize to `img_size` × `img_size`, then a float tensor
-  $(3, H, W)$ with values in $[0, 1]$ (no `Normalize`);
-- `train_transform`: the same, plus random augmentation, e.g. `v2.RandomHorizontalFlip()` and
-  `v2.RandomRotation(15)`.
-
-Then you could pass them on: `create_dataloaders(..., transform=train_transform, test_transform=test_transform)`.
-The checker calls your function with two image sizes, on a square and a non-square image."""
-    stub = '''\
-def make_transforms(img_size: int) -> tuple[v2.Compose, v2.Compose]:
-    """(train_transform, test_transform): both give float (3, img_size, img_size) tensors in [0, 1];
-    only the training one augments at random."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def make_transforms(img_size: int) -> tuple[v2.Compose, v2.Compose]:
-    """(train_transform, test_transform): both give float (3, img_size, img_size) tensors in [0, 1];
-    only the training one augments at random."""
-    to_tensor = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]  # PIL -> (C, H, W) floats in [0, 1]
-    resize = v2.Resize((img_size, img_size))  # both sides: photos are rarely square
-    train_transform = v2.Compose([resize, v2.RandomHorizontalFlip(), v2.RandomRotation(15), *to_tensor])
-    test_transform = v2.Compose([resize, *to_tensor])  # no randomness: the same tensor every time
-    return train_transform, test_transform
-'''
-    _hint = (
-        "Start from the lesson's `default_transform`: Resize, ToImage, ToDtype(torch.float32, scale=True). "
-        "The test transform is just that; the training one adds random steps.",
-        "`v2.Resize(img_size)` with one number resizes the shorter side only; give `(img_size, img_size)`.",
-    )
-    why = ("A shape stays a circle, square or triangle when flipped or rotated, so these augmentations keep every "
-           "label right; an augmentation that could change what the image shows would teach the model wrong "
-           "labels.")
-    mistakes = (
-        Mistake('''
-def make_transforms(img_size):
-    plain = v2.Compose([v2.Resize((img_size, img_size)), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
-    return plain, plain  # no augmentation at all
-''', expect="no random augmentation"),
-        Mistake('''
-def make_transforms(img_size):
-    augment = v2.Compose([v2.Resize((img_size, img_size)), v2.RandomHorizontalFlip(), v2.RandomRotation(15),
-                          v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
-    return augment, augment  # augmentation for the test images too
-''', expect="out of the test transform"),
-        Mistake('''
-def make_transforms(img_size):
-    to_tensor = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
-    train = v2.Compose([v2.Resize(img_size), v2.RandomHorizontalFlip(), *to_tensor])
-    return train, v2.Compose([v2.Resize(img_size), *to_tensor])  # one number: the shorter side only
-''', expect="shorter side"),
-        Mistake('''
-def make_transforms(img_size):
-    to_tensor = [v2.ToImage(), v2.ToDtype(torch.float32)]  # no scale=True
-    train = v2.Compose([v2.Resize((img_size, img_size)), v2.RandomHorizontalFlip(), *to_tensor])
-    return train, v2.Compose([v2.Resize((img_size, img_size)), *to_tensor])
-''', expect="scale=True"),
-    )
 
     def _check(self, make_transforms: Any) -> None:
         expect_callable(make_transforms, self.answer_name)
@@ -530,32 +317,7 @@ _EXPECTED_LABELS = {name: i for i, name in enumerate(sorted(_NEW_CLASSES))}
 
 class NewClassFolders(Question):
     name = "q4"
-    title = "The labels `ImageFolder` gives"
     answer_name = "class_to_idx"
-    prompt = """\
-`ImageFolder` gave the three shapes the labels `{"circle": 0, "square": 1, "triangle": 2}`. A colleague adds
-two class folders to `train/` and `test/`: `hexagon` and `Star` (with a capital S). **What is
-`ImageFolder(train_dir).class_to_idx` now?** Give the dict: every class name and its label.
-
-Work it out from how `ImageFolder` finds classes. You can verify it afterwards in a scratch folder: make five
-empty class folders, put one image in each, and ask `datasets.ImageFolder(...).class_to_idx`."""
-    stub = "class_to_idx = ...  # a dict: {class name: label}\n"
-    _solution = '''\
-classes = sorted(["circle", "square", "triangle", "hexagon", "Star"])  # ImageFolder sorts the folder names
-class_to_idx = {name: label for label, name in enumerate(classes)}  # "Star" first: "S" sorts before "c"
-'''
-    _hint = ("`ImageFolder` sorts the class-folder names and numbers them in that order, from 0. How does Python "
-             "sort strings with capital letters?")
-    why = ("Labels are positions in a sorted list, so adding a folder can renumber every class: keep the class "
-           "names with a trained model, or its predictions get the wrong names.")
-    mistakes = (
-        Mistake('class_to_idx = {"circle": 0, "square": 1, "triangle": 2, "hexagon": 3, "Star": 4}',
-                expect="sorts the folder names"),
-        Mistake('class_to_idx = {"circle": 0, "hexagon": 1, "square": 2, "Star": 3, "triangle": 4}',
-                expect="upper-case"),
-        Mistake('class_to_idx = {"Star": 1, "circle": 2, "hexagon": 3, "square": 4, "triangle": 5}',
-                expect="from 0"),
-    )
 
     def _check(self, class_to_idx: Any) -> None:
         if not isinstance(class_to_idx, dict):

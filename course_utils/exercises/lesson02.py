@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from course_utils.exercises import (
-    Mistake,
     NumberQuestion,
     Question,
     Wrong,
@@ -24,16 +23,6 @@ from course_utils.exercises import (
 )
 
 LESSON = "02_patch_embedding"
-TITLE = "Equation 1, the patch embedding"
-INTRO = """Four exercises on Eq 1: cut images into patches by hand, count tokens and parameters, and write
-the whole of Eq 1 as one module."""
-SETUP = """\
-import torch
-from torch import nn
-
-from course_utils.exercises import lesson02 as ex
-from course_utils.vit import PatchEmbedding
-"""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -47,67 +36,7 @@ def _patch_grid(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 
 class Patchify(Question):
     name = "q1"
-    title = "Patchify without `Conv2d`"
     answer_name = "patchify"
-    prompt = """\
-Lesson 02 cut one image into patches with `unfold` and flattened each patch in $(P, P, C)$ order. Now do it for
-a **batch**: write `patchify(images, patch_size)`, which takes images of shape $(B, C, H, W)$ and returns
-$\\mathbf{x}_p$ of shape $(B, N, P^2 \\cdot C)$, with $N = HW/P^2$:
-
-- the patches in reading order: row by row, left to right (as numbered on the lesson's patch grid);
-- each patch flattened pixel by pixel, row by row, with each pixel's $C$ colour values together: the order
-  $(P, P, C)$ of the paper's $H \\times W \\times C$ images.
-
-No `nn.Conv2d`: the point is to see the patches. The images need not be square, and `patch_size` is an
-argument, so don't hard-code 16 or 224. `unfold`, `permute` and `reshape` are all you need."""
-    stub = '''\
-def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """(B, C, H, W) -> x_p of shape (B, N, P*P*C): patches row by row, each flattened in (P, P, C) order."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """(B, C, H, W) -> x_p of shape (B, N, P*P*C): patches row by row, each flattened in (P, P, C) order."""
-    B, C, H, W = images.shape
-    P = patch_size
-    patches = images.unfold(2, P, P).unfold(3, P, P)  # (B, C, H/P, W/P, P, P): the grid of patches
-    patches = patches.permute(0, 2, 3, 4, 5, 1)  # (B, H/P, W/P, P, P, C): channels last
-    return patches.reshape(B, (H // P) * (W // P), P * P * C)  # (B, N, P^2 * C), row by row
-'''
-    _hint = (
-        "`images.unfold(2, P, P).unfold(3, P, P)` gives the grid of patches, shape (B, C, H/P, W/P, P, P). "
-        "Which dimensions must come first so that one `reshape` lists the patches row by row and each "
-        "patch in (P, P, C) order?",
-        "`permute` the grid to (B, H/P, W/P, P, P, C), then `reshape` it to (B, N, P*P*C).",
-    )
-    why = "This is Eq 1's x_p: a Conv2d with kernel_size = stride = P is a Linear layer on exactly these rows."
-    mistakes = (
-        Mistake('''
-def patchify(images, patch_size):
-    B, C, H, W = images.shape
-    P = patch_size
-    patches = images.unfold(2, P, P).unfold(3, P, P)  # (B, C, H/P, W/P, P, P)
-    return patches.permute(0, 2, 3, 1, 4, 5).reshape(B, -1, C * P * P)  # channels first
-''', expect="(C, P, P)"),
-        Mistake('''
-def patchify(images, patch_size):
-    B, C, H, W = images.shape
-    return images.reshape(B, H * W // patch_size**2, patch_size**2 * C)  # no cutting into patches
-''', expect="not a P×P square"),
-        Mistake('''
-def patchify(images, patch_size):
-    B, C, H, W = images.shape
-    patches = images.unfold(2, 16, 16).unfold(3, 16, 16)  # a hard-coded patch size
-    return patches.permute(0, 2, 3, 4, 5, 1).reshape(B, -1, 16 * 16 * C)
-''', expect="use the `patch_size` argument"),
-        Mistake('''
-def patchify(images, patch_size):
-    B, C, H, W = images.shape
-    P = patch_size
-    patches = images.unfold(2, P, P).unfold(3, P, P)
-    return patches.permute(0, 3, 2, 4, 5, 1).reshape(B, -1, P * P * C)  # the grid column by column
-''', expect="column by column"),
-    )
 
     def _check(self, patchify: Any) -> None:
         expect_callable(patchify, "patchify")
@@ -187,20 +116,7 @@ q1 = Patchify()
 
 class TokensAt384(NumberQuestion):
     name = "q2"
-    title = "How long is the sequence at 384 px?"
     answer_name = "num_tokens"
-    prompt = """\
-The paper fine-tunes at a higher resolution than it pre-trains, usually 384×384 pixels, and keeps the
-patch size the same (§3.2), so the sequence gets longer. A 384×384 RGB image goes into ViT-B/16
-($P = 16$, $D = 768$). **How many tokens does the Transformer encoder receive** for this image, that is, how
-many rows does $\\mathbf{z}_0$ have?
-
-Work it out by hand (a Python expression is fine, e.g. `num_tokens = 10 * 10`) and store it in `num_tokens`."""
-    stub = "num_tokens = ...  # a number\n"
-    _solution = "num_tokens = (384 // 16) ** 2 + 1  # N = HW / P^2 = 24 * 24 = 576 patches, plus the class token\n"
-    _hint = ("Count the patches first: N = HW/P². Then look at Eq 1 again: does z_0 hold anything "
-             "besides the N patch embeddings?")
-    why = "Attention compares every token with every other, so its cost grows with the square of this number."
     expected = 577
     diagnoses = {
         576: "That's N, the number of patches. Look at Eq 1 again: what else is in the sequence z_0?",
@@ -214,11 +130,6 @@ Work it out by hand (a Python expression is fine, e.g. `num_tokens = 10 * 10`) a
         147456: "That's the number of pixels (per channel). The encoder sees patches, not pixels.",
     }
     otherwise = "Count the patches of a 384×384 image with P = 16 (N = HW/P²), then check Eq 1 for what else z_0 holds."
-    mistakes = (
-        Mistake("num_tokens = (384 // 16) ** 2", expect="what else is in the sequence"),
-        Mistake("num_tokens = 197", expect="224×224"),
-        Mistake("num_tokens = 'lots'", expect="give a number"),
-    )
 
 
 q2 = TokensAt384()
@@ -230,23 +141,7 @@ q2 = TokensAt384()
 
 class PatchEmbeddingParams(NumberQuestion):
     name = "q3"
-    title = "Parameters of the patch embedding"
     answer_name = "patch_embedding_params"
-    prompt = """\
-How many learnable parameters does ViT-B/16's patch embedding have? That is
-`PatchEmbedding(in_channels=3, patch_size=16, embedding_dim=768)`: the projection $\\mathbf{E}$ (as a
-`Conv2d`, or equally a `Linear` on the flattened patches) with its bias. The class token and
-$\\mathbf{E}_{pos}$ belong to the `ViT`, not to `PatchEmbedding`.
-
-Work it out by hand, then store it in `patch_embedding_params`. (You can verify it afterwards with
-`sum(p.numel() for p in PatchEmbedding().parameters())`, but the point is to know where the number comes from.)"""
-    stub = "patch_embedding_params = ...  # a number\n"
-    _solution = ("patch_embedding_params = (16 * 16 * 3) * 768 + 768  "
-                 "# E: (P^2 * C) x D weights, plus one bias per output\n")
-    _hint = ("E maps every flattened patch, P²·C numbers, to D numbers, and the same E serves all patches. "
-             "Count its weights, then remember that nn.Conv2d and nn.Linear have a bias.")
-    why = ("E is shared by all patches, so the patch embedding has the same size at any resolution; "
-           "only E_pos grows with N.")
     expected = 590_592
     diagnoses = {
         589_824: "You have the weights of E. nn.Conv2d (like nn.Linear) also has a bias: one per output feature.",
@@ -263,10 +158,6 @@ Work it out by hand, then store it in `patch_embedding_params`. (You can verify 
         768: "Each of the D outputs has a weight for every one of the P²·C inputs of a patch, plus a bias.",
     }
     otherwise = "Count the weights of E, a (P²·C) × D matrix, then its bias."
-    mistakes = (
-        Mistake("patch_embedding_params = 16 * 16 * 3 * 768", expect="bias"),
-        Mistake("patch_embedding_params = 16 * 16 * 3 * 768 + 768 + 768 + 197 * 768", expect="E_pos"),
-    )
 
 
 q3 = PatchEmbeddingParams()
@@ -278,125 +169,7 @@ q3 = PatchEmbeddingParams()
 
 class Eq1Module(Question):
     name = "q4"
-    title = "All of Eq 1 in one module"
     answer_name = "Eq1Embedding"
-    prompt = """\
-Write Eq 1 as one module: `Eq1Embedding(img_size, in_channels, patch_size, embedding_dim)` maps images
-$(B, C, H, W)$ to $\\mathbf{z}_0$, of shape $(B, N + 1, D)$:
-
-$$\\mathbf{z}_0 = [\\mathbf{x}_\\text{class};\\, \\mathbf{x}_p^1\\mathbf{E};\\, \\cdots;\\, \\mathbf{x}_p^N\\mathbf{E}] + \\mathbf{E}_{pos}$$
-
-Give it the attributes of `course_utils.vit.ViT`, so that the checker finds them:
-
-- `self.patch_embedding`: a `PatchEmbedding` (imported above), images $\\to (B, N, D)$;
-- `self.class_embedding`: the learnable class token $\\mathbf{x}_\\text{class}$, an `nn.Parameter` of shape
-  $(1, 1, D)$;
-- `self.position_embedding`: the learnable $\\mathbf{E}_{pos}$, an `nn.Parameter` of shape $(1, N + 1, D)$.
-
-Initialise the parameters as you like (e.g. `torch.randn(...) * 0.02`; the checker gives them its own
-values). No dropout. The checker runs it at ViT-B/16 size and at a small size with one input channel."""
-    stub = '''\
-class Eq1Embedding(nn.Module):
-    """Eq 1: images (B, C, H, W) -> z_0 = [x_class; x_p E] + E_pos, shape (B, N + 1, D)."""
-
-    def __init__(self, img_size: int = 224, in_channels: int = 3, patch_size: int = 16,
-                 embedding_dim: int = 768) -> None:
-        super().__init__()
-        # self.patch_embedding = ...
-        # self.class_embedding = ...
-        # self.position_embedding = ...
-        raise NotImplementedError  # replace this line with your code
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-class Eq1Embedding(nn.Module):
-    """Eq 1: images (B, C, H, W) -> z_0 = [x_class; x_p E] + E_pos, shape (B, N + 1, D)."""
-
-    def __init__(self, img_size: int = 224, in_channels: int = 3, patch_size: int = 16,
-                 embedding_dim: int = 768) -> None:
-        super().__init__()
-        num_patches = (img_size // patch_size) ** 2  # N = HW / P^2
-        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)  # x_p E
-        self.class_embedding = nn.Parameter(torch.randn(1, 1, embedding_dim) * 0.02)  # x_class
-        self.position_embedding = nn.Parameter(torch.randn(1, num_patches + 1, embedding_dim) * 0.02)  # E_pos
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        patches = self.patch_embedding(images)  # (B, N, D)
-        class_token = self.class_embedding.expand(images.shape[0], -1, -1)  # (B, 1, D), one per image
-        tokens = torch.cat([class_token, patches], dim=1)  # prepend the class token: (B, N + 1, D)
-        return tokens + self.position_embedding  # then add E_pos to every token, the class token's too
-'''
-    _hint = (
-        "Three steps in forward: the patch embeddings (B, N, D); the class token in front of them "
-        "(`expand` it to the batch, then `torch.cat` along the token dimension); then add E_pos.",
-        "The order matters: prepend first, then add E_pos, so the class token gets its own position vector, "
-        "row 0 of E_pos. E_pos therefore has N + 1 rows.",
-    )
-    why = "This is exactly `ViT.embed` (minus dropout): the class token sits at position 0 with its own E_pos row."
-    mistakes = (
-        Mistake('''
-class Eq1Embedding(nn.Module):
-    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
-        super().__init__()
-        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
-        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
-        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2 + 1, embedding_dim))
-
-    def forward(self, images):
-        return self.patch_embedding(images) + self.position_embedding[:, 1:]  # no class token
-''', expect="did you forget to prepend the class token"),
-        Mistake('''
-class Eq1Embedding(nn.Module):
-    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
-        super().__init__()
-        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
-        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
-        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2 + 1, embedding_dim))
-
-    def forward(self, images):
-        patches = self.patch_embedding(images) + self.position_embedding[:, 1:]  # E_pos first ...
-        class_token = self.class_embedding.expand(images.shape[0], -1, -1)
-        return torch.cat([class_token, patches], dim=1)  # ... then the class token: it has no position
-''', expect="without its position embedding"),
-        Mistake('''
-class Eq1Embedding(nn.Module):
-    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
-        super().__init__()
-        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
-        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
-        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2, embedding_dim))
-
-    def forward(self, images):
-        patches = self.patch_embedding(images) + self.position_embedding
-        class_token = self.class_embedding.expand(images.shape[0], -1, -1)
-        return torch.cat([class_token, patches], dim=1)
-''', expect="N + 1 rows"),
-        Mistake('''
-class Eq1Embedding(nn.Module):
-    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
-        super().__init__()
-        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
-        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
-        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2 + 1, embedding_dim))
-
-    def forward(self, images):
-        class_token = self.class_embedding.expand(images.shape[0], -1, -1)
-        return torch.cat([self.patch_embedding(images), class_token], dim=1) + self.position_embedding
-''', expect="prepends it"),
-        Mistake('''
-class Eq1Embedding(nn.Module):
-    def __init__(self, img_size=224, in_channels=3, patch_size=16, embedding_dim=768):
-        super().__init__()
-        self.patch_embedding = PatchEmbedding(in_channels, patch_size, embedding_dim)
-        self.class_embedding = nn.Parameter(torch.zeros(1, 1, embedding_dim))
-        self.position_embedding = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2 + 1, embedding_dim))
-
-    def forward(self, images):
-        return torch.cat([self.class_embedding, self.patch_embedding(images)], dim=1) + self.position_embedding
-''', expect="expand"),
-    )
 
     def _explain_error(self, error: Exception) -> str | None:
         text = str(error)

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.exercises import (
-    Mistake,
     NumberQuestion,
     Question,
     Wrong,
@@ -28,20 +27,6 @@ from course_utils.exercises import (
 from course_utils.vit import MLPBlock, TransformerEncoderBlock
 
 LESSON = "04_mlp_and_encoder_block"
-TITLE = "Equation 3, the MLP and the encoder block"
-INTRO = """Four exercises on Eq 3 and the encoder block: the MLP block written from its weights alone, the
-pre-norm block assembled from its four pieces, the parameters of one ViT-Large block, and a post-norm block to
-compare with."""
-SETUP = """\
-import math  # for a GELU by hand: x / 2 * (1 + torch.erf(x / math.sqrt(2)))
-
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from course_utils.exercises import lesson04 as ex
-from course_utils.vit import MLPBlock, TransformerEncoderBlock
-"""
 
 # Tolerances: the learner's code runs the same float32 operations as the references, so outputs agree to
 # round-off (about 1e-7), while every typical slip changes them by 1e-4 or more.
@@ -86,83 +71,7 @@ def _mlp(x: torch.Tensor, p: dict[str, torch.Tensor], *, eps: float = 1e-6, laye
 
 class MLPFunction(Question):
     name = "q1"
-    title = "The MLP block from its weights alone"
     answer_name = "mlp_block"
-    prompt = """\
-The lesson built Eq 3's $\\mathrm{MLP}(\\mathrm{LN}(\\cdot))$ out of modules. Now write it as a plain function
-of its weights, the way a checkpoint stores it: `mlp_block(x, params)`, where
-
-- `x` is a batch of tokens, shape $(B, N, D)$;
-- `params` is a dict with the keys of `MLPBlock().state_dict()`: `"layer_norm.weight"` and
-  `"layer_norm.bias"` ($\\gamma$, $\\beta$, shape $(D,)$), `"mlp.0.weight"` and `"mlp.0.bias"` (the first
-  layer, $D \\to$ MLP size) and `"mlp.3.weight"` and `"mlp.3.bias"` (the second, back to $D$), with
-  `nn.Linear`'s shapes;
-- it returns $\\mathrm{MLP}(\\mathrm{LN}(\\mathbf{x}))$, shape $(B, N, D)$: **no residual** (the block adds it),
-  and no dropout (we are at inference).
-
-Use `torch.nn.functional` (`F.layer_norm`, `F.linear`, `F.gelu`) or plain tensor operations, and match
-`course_utils.vit.MLPBlock` in every numerical detail: the checker loads the same `params` into an `MLPBlock`
-and compares. Some of its tokens are small, and there the details of LayerNorm show."""
-    stub = '''\
-def mlp_block(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
-    """MLP(LN(x)) of Eq 3 (no residual, no dropout), from the tensors of MLPBlock().state_dict()."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def mlp_block(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
-    """MLP(LN(x)) of Eq 3 (no residual, no dropout), from the tensors of MLPBlock().state_dict()."""
-    D = x.shape[-1]
-    x = F.layer_norm(x, (D,), params["layer_norm.weight"], params["layer_norm.bias"], eps=1e-6)  # not 1e-5
-    x = F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"])  # x @ W1.T + b1: D -> MLP size
-    x = F.gelu(x)  # the exact (erf) GELU
-    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])  # back to D
-'''
-    _hint = (
-        "Four steps, in the order of MLPBlock's forward: LayerNorm (with its scale and shift), the first "
-        "Linear layer, GELU, the second Linear layer. Then compare every argument with the modules the "
-        "lesson used: which eps, which GELU?",
-        "`F.layer_norm`'s default eps is PyTorch's 1e-5, but ViT's LayerNorms use "
-        "`course_utils.vit.LAYER_NORM_EPS`. `F.gelu`'s default is the exact GELU, which is the one ViT uses.",
-    )
-    why = ("Numerical details such as eps and the GELU variant are why pretrained weights reproduce their logits "
-           "only in a model that copies them exactly.")
-    mistakes = (
-        Mistake('''
-def mlp_block(x, params):
-    x = F.layer_norm(x, x.shape[-1:], params["layer_norm.weight"], params["layer_norm.bias"], eps=1e-6)
-    x = F.relu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]))  # ReLU
-    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
-''', expect="ReLU"),
-        Mistake('''
-def mlp_block(x, params):
-    x = F.layer_norm(x, x.shape[-1:], params["layer_norm.weight"], params["layer_norm.bias"], eps=1e-6)
-    x = F.gelu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]), approximate="tanh")
-    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
-''', expect="tanh approximation"),
-        Mistake('''
-def mlp_block(x, params):
-    x = F.layer_norm(x, x.shape[-1:], params["layer_norm.weight"], params["layer_norm.bias"])  # eps 1e-5
-    x = F.gelu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]))
-    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
-''', expect="eps"),
-        Mistake('''
-def mlp_block(x, params):
-    x = F.gelu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]))  # no LayerNorm
-    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
-''', expect="without its LayerNorm"),
-        Mistake('''
-def mlp_block(x, params):
-    x = F.layer_norm(x, x.shape[-1:], eps=1e-6)  # gamma and beta left out
-    x = F.gelu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]))
-    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
-''', expect="scale and shift"),
-        Mistake('''
-def mlp_block(x, params):
-    x = F.layer_norm(x, x.shape[-1:], params["layer_norm.weight"], params["layer_norm.bias"], eps=1e-6)
-    x = x @ params["mlp.0.weight"] + params["mlp.0.bias"]  # weight not transposed
-    return F.gelu(x) @ params["mlp.3.weight"] + params["mlp.3.bias"]
-''', expect="(out_features, in_features)"),
-    )
 
     def _explain_error(self, error: Exception) -> str | None:
         if isinstance(error, KeyError):
@@ -255,71 +164,7 @@ def _post_norm(z: torch.Tensor, ln1: nn.Module, msa: nn.Module, ln2: nn.Module, 
 
 class PreNormBlock(Question):
     name = "q2"
-    title = "The encoder block from its four pieces"
     answer_name = "encoder_block"
-    prompt = """\
-Write one encoder layer, Eq 2 then Eq 3, as a function `encoder_block(z, ln1, msa, ln2, mlp)` of its four
-pieces:
-
-$$\\mathbf{z}' = \\mathrm{MSA}(\\mathrm{LN}_1(\\mathbf{z})) + \\mathbf{z} \\qquad (2) \\qquad\\qquad
-\\mathbf{z}_\\text{next} = \\mathrm{MLP}(\\mathrm{LN}_2(\\mathbf{z}')) + \\mathbf{z}' \\qquad (3)$$
-
-- `z`: the tokens, shape $(B, N, D)$;
-- `ln1`, `ln2`: the two `nn.LayerNorm`s (`block.msa_block.layer_norm` and `block.mlp_block.layer_norm` of a
-  `TransformerEncoderBlock`);
-- `msa`: multi-head self-attention **without** its LayerNorm (`block.msa_block.multihead_attn`);
-- `mlp`: Linear → GELU → Linear **without** its LayerNorm (`block.mlp_block.mlp`).
-
-Each is a module: call it on a tensor. The checker takes the pieces of a `TransformerEncoderBlock` with random
-weights and compares your output with the block's.
-
-*Why this arrangement?* ViT is **pre-norm**: each LayerNorm sees only its sub-layer's input, and the path from
-$\\mathbf{z}_0$ to $\\mathbf{z}_L$ is a plain sum of the sub-layers' outputs. The original Transformer is
-**post-norm**, $\\mathrm{LN}(\\mathbf{z} + \\mathrm{Sublayer}(\\mathbf{z}))$: a LayerNorm sits on the residual path
-itself, so the signal and the gradients of the lowest layers pass through every LayerNorm above them. Deep
-post-norm stacks therefore train less stably and need a careful learning-rate warmup (Xiong et al., 2020);
-pre-norm stacks train well without it."""
-    stub = '''\
-def encoder_block(z: torch.Tensor, ln1: nn.Module, msa: nn.Module, ln2: nn.Module, mlp: nn.Module) -> torch.Tensor:
-    """Eq 2 then Eq 3: one pre-norm encoder layer, (B, N, D) -> (B, N, D)."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def encoder_block(z: torch.Tensor, ln1: nn.Module, msa: nn.Module, ln2: nn.Module, mlp: nn.Module) -> torch.Tensor:
-    """Eq 2 then Eq 3: one pre-norm encoder layer, (B, N, D) -> (B, N, D)."""
-    z = msa(ln1(z)) + z  # Eq 2: z' = MSA(LN(z)) + z
-    return mlp(ln2(z)) + z  # Eq 3: MLP(LN(z')) + z'
-'''
-    _hint = (
-        "Two lines, one per equation. In each, the LayerNorm is applied to the input of the sub-layer, and the "
-        "residual adds that same input, un-normalised, to the sub-layer's output.",
-        "The input of Eq 3 is z', the output of Eq 2, not the original z.",
-    )
-    why = ("This is TransformerEncoderBlock.forward, and nn.TransformerEncoderLayer with norm_first=True: "
-           "the residual path from z_0 to z_L is a plain sum.")
-    mistakes = (
-        Mistake('''
-def encoder_block(z, ln1, msa, ln2, mlp):
-    z = ln1(z + msa(z))  # post-norm: LayerNorm after the residual add
-    return ln2(z + mlp(z))
-''', expect="post-norm"),
-        Mistake('''
-def encoder_block(z, ln1, msa, ln2, mlp):
-    z = msa(ln1(z))  # no residual
-    return mlp(ln2(z))
-''', expect="residual"),
-        Mistake('''
-def encoder_block(z, ln1, msa, ln2, mlp):
-    z = ln1(z)
-    z = msa(z) + z  # the residual adds the normalised tokens
-    z = ln2(z)
-    return mlp(z) + z
-''', expect="normalised"),
-        Mistake('''
-def encoder_block(z, ln1, msa, ln2, mlp):
-    return z + msa(ln1(z)) + mlp(ln2(z))  # both sub-layers read z
-''', expect="z'"),
-    )
 
     def _explain_error(self, error: Exception) -> str | None:
         if isinstance(error, TypeError) and "argument" in str(error):
@@ -386,27 +231,7 @@ q2 = PreNormBlock()
 
 class ViTLBlockParams(NumberQuestion):
     name = "q3"
-    title = "Parameters of one ViT-Large block"
     answer_name = "vit_l_block_params"
-    prompt = """\
-The lesson counted one ViT-Base block by hand. Now do ViT-Large (Table 1): $D = 1024$, MLP size 4096, 16 heads.
-How many learnable parameters does one `TransformerEncoderBlock(1024, 16, 4096)` have: both LayerNorms,
-$U_{qkv}$, $U_{msa}$ and the two layers of the MLP, with all their biases?
-
-Work it out by hand (a Python expression is fine) and store it in `vit_l_block_params`. You can verify it
-afterwards with `sum(p.numel() for p in TransformerEncoderBlock(1024, 16, 4096).parameters())`."""
-    stub = "vit_l_block_params = ...  # a number\n"
-    _solution = '''\
-D, MLP_SIZE = 1024, 4096
-vit_l_block_params = (
-    2 * (D + D)  # two LayerNorms, each a scale and a shift
-    + (D * 3 * D + 3 * D) + (D * D + D)  # U_qkv and U_msa, with their biases
-    + (D * MLP_SIZE + MLP_SIZE) + (MLP_SIZE * D + D)  # the MLP's two layers
-)  # = 12 D^2 + 13 D, since MLP_SIZE = 4 D
-'''
-    _hint = ("List the six layers of the block (lesson 04, §6) and count each one's weights and biases. With an "
-             "MLP 4× as wide as D, the total has the form a·D² + b·D.")
-    why = "ViT-L stacks 24 of these: the encoder holds almost all of its 304M parameters."
     expected = 12_596_224
     diagnoses = {
         12_582_912: "You counted the weight matrices only. Each Linear layer also has a bias, and each of the "
@@ -425,12 +250,6 @@ vit_l_block_params = (
     }
     otherwise = ("List the block's layers (`print(TransformerEncoderBlock(1024, 16, 4096))` shows them) and count "
                  "each one's weights and biases. The number of heads changes nothing.")
-    mistakes = (
-        Mistake("vit_l_block_params = 12 * 1024**2", expect="weight matrices only"),
-        Mistake("vit_l_block_params = 12 * 1024**2 + 9 * 1024", expect="two LayerNorms"),
-        Mistake("vit_l_block_params = 12 * 768**2 + 13 * 768", expect="ViT-Base"),
-        Mistake("vit_l_block_params = 4 * 1024**2 + 6 * 1024 + 2 * 1024 + 1024 * 4096 + 4096", expect="two layers"),
-    )
 
 
 q3 = ViTLBlockParams()
@@ -442,75 +261,7 @@ q3 = ViTLBlockParams()
 
 class PostNorm(Question):
     name = "q4"
-    title = "A post-norm block, for comparison"
     answer_name = "PostNormBlock"
-    prompt = """\
-Now the original Transformer's arrangement (Vaswani et al., 2017), **post-norm**: each sub-layer is applied to
-the raw tokens, and the LayerNorm comes **after** the residual add:
-
-$$\\mathbf{z}' = \\mathrm{LN}_1(\\mathbf{z} + \\mathrm{MSA}(\\mathbf{z})), \\qquad
-\\mathbf{z}_\\text{next} = \\mathrm{LN}_2(\\mathbf{z}' + \\mathrm{MLP}(\\mathbf{z}')).$$
-
-Write `PostNormBlock` as a subclass of `TransformerEncoderBlock` that overrides only `forward`. It then has
-exactly the same layers and parameter names, so any ViT block's weights load into it: the same weights, a
-different function. Inside `forward`, the four pieces are `self.msa_block.layer_norm`,
-`self.msa_block.multihead_attn` (attention without its LayerNorm), `self.mlp_block.layer_norm` and
-`self.mlp_block.mlp` (the MLP without its LayerNorm).
-
-The checker loads random weights into your block, checks that it computes post-norm and that it indeed differs
-from the pre-norm block with the same weights."""
-    stub = '''\
-class PostNormBlock(TransformerEncoderBlock):
-    """The same layers as TransformerEncoderBlock, arranged post-norm: LN(x + Sublayer(x))."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-class PostNormBlock(TransformerEncoderBlock):
-    """The same layers as TransformerEncoderBlock, arranged post-norm: LN(x + Sublayer(x))."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.msa_block.layer_norm(x + self.msa_block.multihead_attn(x))  # LN after the residual add
-        return self.mlp_block.layer_norm(x + self.mlp_block.mlp(x))
-'''
-    _hint = (
-        "Each line has the form LN(x + Sublayer(x)): the sub-layer reads the raw x, the residual adds x, and "
-        "the LayerNorm normalises the sum.",
-        "Don't call `self.msa_block(x)` or `self.mlp_block(x)`: they apply their LayerNorm first (pre-norm). "
-        "Call their pieces, `self.msa_block.multihead_attn` and `self.mlp_block.mlp`, instead.",
-    )
-    why = ("This is nn.TransformerEncoderLayer with norm_first=False. Every output token is re-normalised, so "
-           "post-norm needs no final LN before the head, while pre-norm (ViT) adds one in Eq 4.")
-    mistakes = (
-        Mistake('''
-class PostNormBlock(TransformerEncoderBlock):
-    def forward(self, x):
-        x = self.msa_block(x) + x  # still pre-norm
-        return self.mlp_block(x) + x
-''', expect="pre-norm"),
-        Mistake('''
-class PostNormBlock(TransformerEncoderBlock):
-    def forward(self, x):
-        x = x + self.msa_block.layer_norm(self.msa_block.multihead_attn(x))  # normalises the branch only
-        return x + self.mlp_block.layer_norm(self.mlp_block.mlp(x))
-''', expect="normalises the sum"),
-        Mistake('''
-class PostNormBlock(TransformerEncoderBlock):
-    def forward(self, x):
-        x = self.msa_block.layer_norm(x + self.msa_block(x))  # LN before the sub-layer too
-        return self.mlp_block.layer_norm(x + self.mlp_block(x))
-''', expect="twice"),
-        Mistake('''
-class PostNormBlock(nn.Module):
-    def __init__(self, embedding_dim=768, num_heads=12, mlp_size=3072, mlp_dropout=0.1, attn_dropout=0.0):
-        super().__init__()
-        self.block = TransformerEncoderBlock(embedding_dim, num_heads, mlp_size, mlp_dropout, attn_dropout)
-
-    def forward(self, x):
-        return self.block(x)
-''', expect="subclass of `TransformerEncoderBlock`"),
-    )
 
     def _explain_error(self, error: Exception) -> str | None:
         if isinstance(error, TypeError) and "argument" in str(error):

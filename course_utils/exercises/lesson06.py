@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.exercises import (
-    Mistake,
     NumberQuestion,
     Question,
     Wrong,
@@ -29,20 +28,6 @@ from course_utils.optim import NO_WEIGHT_DECAY, weight_decay_groups
 from course_utils.vit import TransformerEncoderBlock, ViT
 
 LESSON = "06_training_from_scratch"
-TITLE = "Training from scratch"
-INTRO = """Four exercises on the training recipe: the warmup + cosine learning-rate schedule written as a
-formula, label smoothing computed by hand, the number of optimizer steps in a run, and which parameters get
-weight decay."""
-SETUP = """\
-import math
-
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from course_utils.exercises import lesson06 as ex
-from course_utils.vit import ViT
-"""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -78,69 +63,7 @@ def _constant_warmup(step: int, base: float, warmup: int, total: int) -> float:
 
 class WarmupCosine(Question):
     name = "q1"
-    title = "Linear warmup, then cosine decay"
     answer_name = "lr_at"
-    prompt = """\
-Write the learning-rate schedule of the lesson as a formula: `lr_at(step, base_lr, warmup_steps, total_steps)`
-returns the learning rate (a float) used at optimizer step `step`, counting from 0:
-
-- **warmup**, for `step < warmup_steps`: the rate rises linearly from exactly 0 at step 0 towards `base_lr`;
-- it reaches `base_lr` at `step == warmup_steps`, the peak;
-- **cosine decay**, for `warmup_steps <= step <= total_steps`: half a cosine period, from `base_lr` at the peak
-  down to 0 at `step == total_steps`:
-  $$\\eta = \\eta_\\text{base} \\cdot \\tfrac{1}{2}\\left(1 + \\cos\\left(\\pi \\cdot
-  \\frac{\\text{step} - \\text{warmup\\_steps}}{\\text{total\\_steps} - \\text{warmup\\_steps}}\\right)\\right).$$
-
-(`engine.warmup_cosine_scheduler` has the same shape, except that its warmup starts at 0.1% of the peak instead
-of 0, so that the very first step is not wasted; from the peak on the two agree.) The checker compares your
-function with a reference at every step of a few short schedules; `warmup_steps` is at least 1."""
-    stub = '''\
-def lr_at(step: int, base_lr: float, warmup_steps: int, total_steps: int) -> float:
-    """The learning rate at `step`: linear warmup from 0 to base_lr, then cosine decay to 0 at total_steps."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def lr_at(step: int, base_lr: float, warmup_steps: int, total_steps: int) -> float:
-    """The learning rate at `step`: linear warmup from 0 to base_lr, then cosine decay to 0 at total_steps."""
-    if step < warmup_steps:
-        return base_lr * step / warmup_steps  # 0 at step 0, rising by base_lr / warmup_steps per step
-    progress = (step - warmup_steps) / (total_steps - warmup_steps)  # 0 at the peak, 1 at the end
-    return base_lr * 0.5 * (1 + math.cos(math.pi * progress))  # base_lr at progress 0, 0 at progress 1
-'''
-    _hint = (
-        "Two cases: before the peak (`step < warmup_steps`) and from the peak on. In the first, the rate is "
-        "base_lr times the fraction of the warmup done; in the second, measure the progress from the peak "
-        "(0) to the end (1) and put it in the cosine.",
-        "Check the two ends of each piece: at step 0 the rate is 0; at step warmup_steps it is base_lr (that's "
-        "where cos(0) = 1); at step total_steps it is 0 (cos(π) = −1).",
-    )
-    why = ("The peak sits exactly at the end of the warmup and the decay ends exactly at 0: the shape the lesson "
-           "plotted, in two lines of arithmetic.")
-    mistakes = (
-        Mistake('''
-def lr_at(step, base_lr, warmup_steps, total_steps):
-    return base_lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))  # no warmup
-''', expect="no warmup"),
-        Mistake('''
-def lr_at(step, base_lr, warmup_steps, total_steps):
-    if step < warmup_steps:
-        return base_lr * step / warmup_steps
-    return base_lr * (total_steps - step) / (total_steps - warmup_steps)  # linear decay
-''', expect="linear decay"),
-        Mistake('''
-def lr_at(step, base_lr, warmup_steps, total_steps):
-    if step < warmup_steps:
-        return base_lr * (step + 1) / warmup_steps  # peaks one step early
-    progress = (step - warmup_steps) / (total_steps - warmup_steps)
-    return base_lr * 0.5 * (1 + math.cos(math.pi * progress))
-''', expect="one step early"),
-        Mistake('''
-def lr_at(step, base_lr, warmup_steps, total_steps):
-    if step < warmup_steps:
-        return base_lr * step / warmup_steps
-    return base_lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))  # the cosine's clock starts at 0
-''', expect="clock"),
-    )
 
     def _check(self, lr_at: Any) -> None:
         expect_callable(lr_at, self.answer_name)
@@ -228,70 +151,7 @@ def _smoothed_loss(logits: torch.Tensor, targets: torch.Tensor, epsilon: float, 
 
 class LabelSmoothing(Question):
     name = "q2"
-    title = "Label smoothing by hand"
     answer_name = "smoothed_cross_entropy"
-    prompt = """\
-`nn.CrossEntropyLoss(label_smoothing=ε)` trains against a softened target. For an image of class $y$ among
-$K$ classes, the target distribution $q$ spreads the mass $\\varepsilon$ **evenly over all $K$ classes**, the
-true one included:
-
-$$q_k = (1 - \\varepsilon)\\,\\mathbb{1}[k = y] + \\frac{\\varepsilon}{K}, \\qquad
-\\mathcal{L} = -\\sum_{k=1}^{K} q_k \\log p_k, \\qquad p = \\mathrm{softmax}(\\text{logits}).$$
-
-So the true class gets $1 - \\varepsilon + \\varepsilon/K$ and every other class $\\varepsilon/K$ (the lesson's
-§5). Write `smoothed_cross_entropy(logits, targets, epsilon)`:
-
-- `logits`: shape $(B, K)$; `targets`: the class indices, shape $(B,)$, integers; `epsilon`: a float;
-- it returns **one number**, a 0-d tensor: $\\mathcal{L}$ averaged over the batch.
-
-Use `F.log_softmax` (it is exact where `softmax(...).log()` can underflow) and `F.one_hot` or indexing; not
-`F.cross_entropy` or `nn.CrossEntropyLoss`, which the checker uses as the reference."""
-    stub = '''\
-def smoothed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """Cross-entropy against the smoothed target (1 - eps) * one_hot + eps / K, averaged over the batch."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def smoothed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """Cross-entropy against the smoothed target (1 - eps) * one_hot + eps / K, averaged over the batch."""
-    K = logits.shape[-1]
-    log_p = F.log_softmax(logits, dim=-1)  # (B, K)
-    q = (1 - epsilon) * F.one_hot(targets, K).to(logits.dtype) + epsilon / K  # (B, K): each row sums to 1
-    return -(q * log_p).sum(dim=-1).mean()  # cross-entropy per image, then the batch mean
-'''
-    _hint = (
-        "Build the target q as a (B, K) tensor: (1 − ε) times the one-hot of the targets, plus ε/K everywhere. "
-        "Each of its rows sums to 1. Then the cross-entropy of each row with log p, and the batch mean.",
-        "`F.one_hot(targets, K)` gives integers: convert it with `.to(logits.dtype)` (or `.float()`). The loss "
-        "of one image is `-(q * log_p).sum(dim=-1)`.",
-    )
-    why = ("Written out, 𝓛 = (1 − ε)·CE(y) + ε·(mean over the classes of −log p_k): a bit of the loss always "
-           "asks for every class, so no logit is pushed to infinity.")
-    mistakes = (
-        Mistake('''
-def smoothed_cross_entropy(logits, targets, epsilon):
-    K = logits.shape[-1]
-    one_hot = F.one_hot(targets, K).float()
-    q = (1 - epsilon) * one_hot + epsilon / (K - 1) * (1 - one_hot)  # eps over the K - 1 other classes
-    return -(q * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
-''', expect="K − 1"),
-        Mistake('''
-def smoothed_cross_entropy(logits, targets, epsilon):
-    return -F.log_softmax(logits, dim=-1).gather(1, targets[:, None]).mean()  # no smoothing
-''', expect="no smoothing"),
-        Mistake('''
-def smoothed_cross_entropy(logits, targets, epsilon):
-    K = logits.shape[-1]
-    q = (1 - epsilon) * F.one_hot(targets, K).float() + epsilon / K
-    return -(q * F.log_softmax(logits, dim=-1)).sum()  # summed over the batch
-''', expect="sum"),
-        Mistake('''
-def smoothed_cross_entropy(logits, targets, epsilon):
-    K = logits.shape[-1]
-    q = (1 - epsilon) * F.one_hot(targets, K).float() + epsilon / K
-    return -(q * F.log_softmax(logits, dim=-1)).sum(dim=-1)  # one loss per image
-''', expect="one number"),
-    )
 
     def _check(self, smoothed_cross_entropy: Any) -> None:
         expect_callable(smoothed_cross_entropy, self.answer_name)
@@ -351,25 +211,7 @@ q2 = LabelSmoothing()
 
 class OptimizerSteps(NumberQuestion):
     name = "q3"
-    title = "How many optimizer steps?"
     answer_name = "total_steps"
-    prompt = """\
-The scheduler needs the total number of optimizer steps of the run in advance (`total_steps`): one step per
-batch. The lesson trains on the 12,000 training images of `shapes` for 6 epochs at batch size 64. You move to a
-GPU, train for **10** epochs and raise the batch size to **256**: a `DataLoader(..., batch_size=256,
-shuffle=True)`, which keeps each epoch's last, partial batch (`drop_last=False`, the default).
-
-**How many optimizer steps does the 10-epoch run take?** Work it out by hand and store it in `total_steps`. You
-can verify it afterwards with `len(DataLoader(range(12_000), batch_size=256))`, the number of batches in one
-epoch."""
-    stub = "total_steps = ...  # a number\n"
-    _solution = '''\
-steps_per_epoch = math.ceil(12_000 / 256)  # 46 full batches and a last one of 224 images
-total_steps = 10 * steps_per_epoch
-'''
-    _hint = ("Count the batches of one epoch first: 12,000 / 256 is not a whole number, and the last, partial "
-             "batch is a step too. Each epoch is a new pass that ends with its own partial batch.")
-    why = "`len(train_dataloader) * epochs` is what the lesson passes to `engine.warmup_cosine_scheduler`."
     expected = 470
     diagnoses = {
         460: "That drops the last, partial batch of every epoch (`drop_last=True`). The DataLoader keeps it by "
@@ -389,12 +231,6 @@ total_steps = 10 * steps_per_epoch
         4_690: "That's 100 epochs' worth; the run has 10.",
     }
     otherwise = "Count the batches of one 12,000-image epoch at batch size 256 (the last one is partial), then the epochs."
-    mistakes = (
-        Mistake("total_steps = 10 * (12_000 // 256)", expect="drop_last=True"),
-        Mistake("total_steps = 10 * 12_000 // 256", expect="at once"),
-        Mistake("total_steps = 940", expect="batch size 128"),
-        Mistake("total_steps = 12_000 / 256 * 10", expect="whole number"),
-    )
 
 
 q3 = OptimizerSteps()
@@ -426,80 +262,7 @@ def _names(group: Any, which: str) -> list[str]:
 
 class DecayGroups(Question):
     name = "q4"
-    title = "Which parameters get weight decay?"
     answer_name = "decay_groups"
-    prompt = """\
-AdamW's weight decay pulls parameters towards 0 at every step. The lesson decays only the **weight matrices**
-and leaves the rest alone. Write `decay_groups(model)`, which returns a pair of lists of parameter names (as
-`model.named_parameters()` gives them), `(decay, no_decay)`:
-
-- `decay`: every parameter with 2 or more dimensions, the weights of the Linear layers and of the patch
-  projection $\\mathbf{E}$ (a 4-D convolution kernel), **except** the two below;
-- `no_decay`: every parameter with fewer than 2 dimensions (the biases, and the LayerNorms' scales and
-  shifts) and the learned inputs `class_embedding` and `position_embedding` (3-D tensors, but not weights that
-  multiply anything).
-
-Every parameter in exactly one of the two lists. The checker tries it on a small `ViT` and on a lone
-`TransformerEncoderBlock`."""
-    stub = '''\
-def decay_groups(model: nn.Module) -> tuple[list[str], list[str]]:
-    """(decay, no_decay): the names of the parameters that get weight decay and of those that don't."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def decay_groups(model: nn.Module) -> tuple[list[str], list[str]]:
-    """(decay, no_decay): the names of the parameters that get weight decay and of those that don't."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if param.ndim < 2 or name in ("class_embedding", "position_embedding"):
-            no_decay.append(name)  # biases, LayerNorm scales and shifts, the class token, E_pos
-        else:
-            decay.append(name)  # weight matrices, and the patch projection's kernel
-    return decay, no_decay
-'''
-    _hint = (
-        "Loop over `model.named_parameters()`: each item is a (name, tensor) pair. Decide by the tensor's "
-        "number of dimensions, `param.ndim`, and by two exact names.",
-        "A 1-D tensor never decays. Of the tensors with 2 or more dimensions, only `class_embedding` and "
-        "`position_embedding` are kept out. Compare names exactly (`name in (...)`): a substring test catches "
-        "more than you want.",
-    )
-    why = ("These are the two parameter groups the lesson gives AdamW; timm skips the same ones (1-D tensors, "
-           "plus `no_weight_decay()`: the class token and E_pos).")
-    mistakes = (
-        Mistake('''
-def decay_groups(model):
-    names = [name for name, _ in model.named_parameters()]
-    decay = [n for n in names if n not in ("class_embedding", "position_embedding")]  # biases and LN too
-    return decay, [n for n in names if n not in decay]
-''', expect="biases"),
-        Mistake('''
-def decay_groups(model):
-    decay = [n for n, p in model.named_parameters() if p.ndim >= 2]  # the embeddings are 3-D
-    return decay, [n for n, p in model.named_parameters() if p.ndim < 2]
-''', expect="3-D"),
-        Mistake('''
-def decay_groups(model):
-    decay = [n for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
-    return decay, [n for n, p in model.named_parameters() if n not in decay]
-''', expect="substring"),
-        Mistake('''
-def decay_groups(model):
-    names = [n for n, _ in model.named_parameters()]
-    no_decay = [n for n in names if "bias" in n or "norm" in n or n in ("class_embedding", "position_embedding")]
-    return [n for n in names if n not in no_decay], no_decay
-''', expect="classifier.0"),
-        Mistake('''
-def decay_groups(model):
-    decay = [n for n, p in model.named_parameters() if p.ndim >= 2 and n not in ("class_embedding", "position_embedding")]
-    return [n for n, _ in model.named_parameters() if n not in decay], decay  # swapped
-''', expect="swapped"),
-        Mistake('''
-def decay_groups(model):
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and n not in ("class_embedding", "position_embedding")]
-    return decay, [p for n, p in model.named_parameters() if p.ndim < 2 or n in ("class_embedding", "position_embedding")]
-''', expect="names"),
-    )
 
     def _check(self, decay_groups: Any) -> None:
         expect_callable(decay_groups, self.answer_name)

@@ -15,7 +15,6 @@ import torch.nn.functional as F
 
 from course_utils import interpret
 from course_utils.exercises import (
-    Mistake,
     NumberQuestion,
     Question,
     Wrong,
@@ -26,16 +25,6 @@ from course_utils.exercises import (
 )
 
 LESSON = "08_predictions_and_interpretation"
-TITLE = "Predictions and what the ViT learned"
-INTRO = """Four exercises on looking inside a ViT: the cosine similarity of the position embeddings (Figure 7,
-centre), the mean attention distance of every head (Figure 7, right), attention rollout (Figure 6), and the
-size of the attention weights a layer produces."""
-SETUP = """\
-import torch
-import torch.nn.functional as F
-
-from course_utils.exercises import lesson08 as ex
-"""
 
 # The references, held here so that a learner's call to the interpret module can be refused during a check.
 _REFERENCES = {
@@ -83,74 +72,7 @@ def _similarity(patches: torch.Tensor, grid: int, *, normalize: str = "rows") ->
 
 class PositionSimilarity(Question):
     name = "q1"
-    title = "Cosine similarity of the position embeddings (Figure 7, centre)"
     answer_name = "pos_similarity"
-    prompt = """\
-Write `pos_similarity(pos, grid)`, the computation behind Figure 7 (centre). `pos` is $\\mathbf{E}_{pos}$ of shape
-$(1, N + 1, D)$: row 0 belongs to the class token, rows $1..N$ to the $N = \\text{grid}^2$ patches in raster order
-(row by row). Return the tensor $S$ of shape `(grid, grid, grid, grid)` with
-
-$$S[r, c, r_2, c_2] = \\cos\\big(\\mathbf{E}_{pos}\\text{ of patch }(r, c),\\ \\mathbf{E}_{pos}\\text{ of patch }
-(r_2, c_2)\\big) = \\frac{\\mathbf{a} \\cdot \\mathbf{b}}{\\lVert\\mathbf{a}\\rVert\\,\\lVert\\mathbf{b}\\rVert}.$$
-
-1. drop the class token's row (it has no place in the image);
-2. compute the cosine similarity of every pair of the $N$ patch rows, an $(N, N)$ matrix;
-3. reshape it so that $S[r, c]$ is the $(\\text{grid}, \\text{grid})$ tile the paper draws for patch $(r, c)$.
-
-Don't call `interpret.position_embedding_similarity` (the lesson's version): the checker compares yours with
-it, on small random embeddings."""
-    stub = '''\
-def pos_similarity(pos: torch.Tensor, grid: int) -> torch.Tensor:
-    """Cosine similarity of the patches' position embeddings: (1, N + 1, D) -> (grid, grid, grid, grid)."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def pos_similarity(pos: torch.Tensor, grid: int) -> torch.Tensor:
-    """Cosine similarity of the patches' position embeddings: (1, N + 1, D) -> (grid, grid, grid, grid)."""
-    patches = pos[0, 1:]  # (N, D): drop the batch dimension and the class token's row
-    unit = F.normalize(patches, dim=-1)  # every row divided by its length
-    similarity = unit @ unit.T  # (N, N): dot products of unit vectors are cosines
-    return similarity.reshape(grid, grid, grid, grid)  # raster order: patch index = row * grid + column
-'''
-    _hint = (
-        "Row 0 is the class token. The cosine of two vectors is the dot product of the two vectors scaled to "
-        "length 1: scale every row first, then one matrix product gives all the pairs at once.",
-        "`F.normalize(x, dim=-1)` scales every row of x to length 1. Patch k of the raster order sits at row "
-        "k // grid, column k % grid, which is exactly what `.reshape(grid, grid, ...)` assumes.",
-    )
-    why = "Every tile of the lesson's Figure 7 (centre) is one S[r, c]: the similarity of one patch to all others."
-    mistakes = (
-        Mistake('''
-def pos_similarity(pos, grid):
-    unit = F.normalize(pos[0], dim=-1)  # the class token's row is still there
-    return (unit @ unit.T).reshape(grid, grid, grid, grid)
-''', expect="class token"),
-        Mistake('''
-def pos_similarity(pos, grid):
-    patches = pos[0, 1:]
-    return (patches @ patches.T).reshape(grid, grid, grid, grid)  # dot products, not cosines
-''', expect="lengths"),
-        Mistake('''
-def pos_similarity(pos, grid):
-    unit = F.normalize(pos[0, 1:], dim=0)  # normalises each column, not each row
-    return (unit @ unit.T).reshape(grid, grid, grid, grid)
-''', expect="dim"),
-        Mistake('''
-def pos_similarity(pos, grid):
-    unit = F.normalize(pos[0, :-1], dim=-1)  # drops the last patch instead of the class token
-    return (unit @ unit.T).reshape(grid, grid, grid, grid)
-''', expect="last patch"),
-        Mistake('''
-def pos_similarity(pos, grid):
-    unit = F.normalize(pos[0, 1:], dim=-1)
-    return (unit @ unit.T).reshape(grid, grid, grid, grid).permute(0, 2, 1, 3)  # (r, r2, c, c2)
-''', expect="order"),
-        Mistake('''
-def pos_similarity(pos, grid):
-    unit = F.normalize(pos[0, 1:], dim=-1)
-    return unit @ unit.T  # not reshaped
-''', expect="reshape"),
-    )
 
     def _explain_error(self, error: Exception) -> str | None:
         if "is invalid for input of size" in str(error):
@@ -234,88 +156,7 @@ def _distance(attn: torch.Tensor, grid: int, patch_size: int, *, keep: str = "pa
 
 class AttentionDistance(Question):
     name = "q2"
-    title = "Mean attention distance (Figure 7, right)"
     answer_name = "attention_distance"
-    prompt = """\
-Write `attention_distance(attn, grid, patch_size)`: the mean attention distance of every head of one layer,
-§4.5's "distance in image space across which information is integrated" (details in Appendix D.7). `attn`
-holds one layer's attention weights for a batch, shape $(B, \\text{heads}, N + 1, N + 1)$, as
-`ViT.attention_maps` returns them (token 0 is the class token, tokens $1..N$ the patches in raster order; every
-row sums to 1). Return a tensor of shape $(\\text{heads},)$. The conventions of the lesson's
-`interpret.mean_attention_distance`:
-
-1. **class token excluded:** keep only the patch-to-patch weights, queries $1..N$ and keys $1..N$;
-2. **renormalised:** rescale each query's weights over the $N$ patches to sum to 1;
-3. **distances in pixels:** $d(q, k)$ is the Euclidean distance between the centres of patches $q$ and $k$;
-   patch $i$ sits at row `i // grid`, column `i % grid`, and neighbouring centres are `patch_size` pixels apart;
-4. for each query, $\\sum_k a(q, k)\\, d(q, k)$; then **average** over the $N$ queries and the $B$ images.
-
-Don't call `interpret.mean_attention_distance`: the checker compares yours with it (`torch.cdist` is fine)."""
-    stub = '''\
-def attention_distance(attn: torch.Tensor, grid: int, patch_size: int) -> torch.Tensor:
-    """Mean attention distance in pixels of every head: (B, heads, N + 1, N + 1) -> (heads,)."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def attention_distance(attn: torch.Tensor, grid: int, patch_size: int) -> torch.Tensor:
-    """Mean attention distance in pixels of every head: (B, heads, N + 1, N + 1) -> (heads,)."""
-    weights = attn[..., 1:, 1:]  # patches attending to patches: (B, heads, N, N)
-    weights = weights / weights.sum(dim=-1, keepdim=True)  # each query's weights sum to 1 again
-    index = torch.arange(grid * grid)
-    centres = torch.stack([index // grid, index % grid], dim=1).float() * patch_size  # (N, 2), in pixels
-    distance = torch.cdist(centres, centres)  # (N, N) Euclidean distances between patch centres
-    per_query = (weights * distance).sum(dim=-1)  # (B, heads, N)
-    return per_query.mean(dim=(0, 2))  # average over the images and the queries: (heads,)
-'''
-    _hint = (
-        "Three pieces: the patch-to-patch block of the weights (renormalised), an (N, N) matrix of distances "
-        "between patch centres in pixels, and a weighted sum over the keys (the last axis).",
-        "`attn[..., 1:, 1:]` drops the class token's row and column. The centre of patch i is at "
-        "(i // grid, i % grid) times patch_size; `torch.cdist(centres, centres)` gives all the distances. "
-        "Then average over dims 0 (images) and 2 (queries).",
-    )
-    why = "One number per head, and per layer when you stack them: the dots of the lesson's Figure 7 (right)."
-    mistakes = (
-        Mistake('''
-def attention_distance(attn, grid, patch_size):
-    weights = attn[..., 1:, 1:]
-    weights = weights / weights.sum(dim=-1, keepdim=True)
-    index = torch.arange(grid * grid)
-    centres = torch.stack([index // grid, index % grid], dim=1).float()  # in patches, not pixels
-    return (weights * torch.cdist(centres, centres)).sum(dim=-1).mean(dim=(0, 2))
-''', expect="pixels"),
-        Mistake('''
-def attention_distance(attn, grid, patch_size):
-    weights = attn[..., 1:, 1:]  # not renormalised
-    index = torch.arange(grid * grid)
-    centres = torch.stack([index // grid, index % grid], dim=1).float() * patch_size
-    return (weights * torch.cdist(centres, centres)).sum(dim=-1).mean(dim=(0, 2))
-''', expect="renormalise"),
-        Mistake('''
-def attention_distance(attn, grid, patch_size):
-    weights = attn[..., :-1, :-1]  # drops the last token instead of the class token
-    weights = weights / weights.sum(dim=-1, keepdim=True)
-    index = torch.arange(grid * grid)
-    centres = torch.stack([index // grid, index % grid], dim=1).float() * patch_size
-    return (weights * torch.cdist(centres, centres)).sum(dim=-1).mean(dim=(0, 2))
-''', expect="class token"),
-        Mistake('''
-def attention_distance(attn, grid, patch_size):
-    weights = attn[..., 1:, 1:]
-    weights = weights / weights.sum(dim=-1, keepdim=True)
-    index = torch.arange(grid * grid)
-    centres = torch.stack([index // grid, index % grid], dim=1).float() * patch_size
-    return (weights * torch.cdist(centres, centres, p=1)).sum(dim=-1).mean(dim=(0, 2))  # city-block distance
-''', expect="Euclidean"),
-        Mistake('''
-def attention_distance(attn, grid, patch_size):
-    weights = attn[..., 1:, 1:]
-    weights = weights / weights.sum(dim=-1, keepdim=True)
-    index = torch.arange(grid * grid)
-    centres = torch.stack([index // grid, index % grid], dim=1).float() * patch_size
-    return (weights * torch.cdist(centres, centres)).sum(dim=-1).mean(dim=-1)  # still one value per image
-''', expect="images"),
-    )
 
     def _check(self, attention_distance: Any) -> None:
         expect_callable(attention_distance, self.answer_name)
@@ -407,86 +248,7 @@ def _rollout(attentions: list[torch.Tensor], *, fuse: str = "mean", identity: bo
 
 class AttentionRollout(Question):
     name = "q3"
-    title = "Attention rollout (Figure 6, Appendix D.8)"
     answer_name = "rollout"
-    prompt = """\
-Write `rollout(attentions)`, attention rollout (Abnar & Zuidema, 2020) as the lesson computes it.
-`attentions` is a list of $L$ tensors, one per layer (first layer first), each $(B, \\text{heads}, T, T)$ with
-every row summing to 1, as `ViT.attention_maps` returns them. For each layer $\\ell$:
-
-1. average the heads: $\\bar{A}_\\ell = \\frac{1}{h}\\sum_i A_\\ell^{(i)}$, shape $(B, T, T)$;
-2. add the identity for the residual connection: $\\bar{A}_\\ell + I$;
-3. renormalise each **row** to sum to 1: $\\hat{A}_\\ell$.
-
-Then multiply through the layers, **the last layer on the left**: $R = \\hat{A}_L \\cdots \\hat{A}_2 \\hat{A}_1$.
-Return $R$, shape $(B, T, T)$; every row sums to 1.
-
-Don't call `interpret.attention_rollout`: the checker compares yours with it, on 3 random layers."""
-    stub = '''\
-def rollout(attentions: list[torch.Tensor]) -> torch.Tensor:
-    """Attention rollout: L tensors (B, heads, T, T), first layer first -> (B, T, T)."""
-    raise NotImplementedError  # replace this line with your code
-'''
-    _solution = '''\
-def rollout(attentions: list[torch.Tensor]) -> torch.Tensor:
-    """Attention rollout: L tensors (B, heads, T, T), first layer first -> (B, T, T)."""
-    tokens = attentions[0].shape[-1]
-    identity = torch.eye(tokens)
-    result = identity  # before any layer, every token is itself
-    for attn in attentions:  # first layer first
-        fused = attn.mean(dim=1) + identity  # average the heads, add the residual path: (B, T, T)
-        fused = fused / fused.sum(dim=-1, keepdim=True)  # every row sums to 1 again
-        result = fused @ result  # this layer acts after the ones already rolled out: on the left
-    return result
-'''
-    _hint = (
-        "Keep a running product, starting from the identity matrix, and update it once per layer. Which side "
-        "does the new layer go on? It acts on what the earlier layers produced.",
-        "Per layer: `attn.mean(dim=1)` averages the heads; add `torch.eye(T)`; divide by the row sums "
-        "(`.sum(dim=-1, keepdim=True)`). Then `result = fused @ result`.",
-    )
-    why = "Row 0 of R over the patches is the heatmap of the lesson's Figure 6: where the class token's information comes from."
-    mistakes = (
-        Mistake('''
-def rollout(attentions):
-    result = torch.eye(attentions[0].shape[-1])
-    for attn in attentions:
-        result = attn.mean(dim=1) @ result  # no identity for the residual connection
-    return result
-''', expect="identity"),
-        Mistake('''
-def rollout(attentions):
-    identity = torch.eye(attentions[0].shape[-1])
-    result = identity
-    for attn in attentions:
-        result = (attn.mean(dim=1) + identity) @ result  # rows sum to 2, not 1
-    return result
-''', expect="Renormalise"),
-        Mistake('''
-def rollout(attentions):
-    identity = torch.eye(attentions[0].shape[-1])
-    result = identity
-    for attn in attentions:
-        fused = attn.mean(dim=1) + identity
-        result = result @ (fused / fused.sum(dim=-1, keepdim=True))  # the new layer on the right
-    return result
-''', expect="order"),
-        Mistake('''
-def rollout(attentions):
-    identity = torch.eye(attentions[0].shape[-1])
-    result = identity
-    for attn in attentions:
-        fused = attn.max(dim=1).values + identity  # the strongest head, not the average
-        result = fused / fused.sum(dim=-1, keepdim=True) @ result
-    return result
-''', expect="maximum"),
-        Mistake('''
-def rollout(attentions):
-    identity = torch.eye(attentions[0].shape[-1])
-    fused = attentions[-1].mean(dim=1) + identity  # the last layer only
-    return fused / fused.sum(dim=-1, keepdim=True)
-''', expect="last layer"),
-    )
 
     def _check(self, rollout: Any) -> None:
         expect_callable(rollout, self.answer_name)
@@ -558,23 +320,7 @@ q3 = AttentionRollout()
 
 class AttentionSize(NumberQuestion):
     name = "q4"
-    title = "How big is one layer's attention?"
     answer_name = "attention_numbers"
-    prompt = """\
-The lesson's model sees 32 px images in 8 px patches, with 3 heads per layer (6 layers, $D = 192$).
-`model.attention_maps(x)` returns one tensor per layer: the attention weights $A$ of every head, each weight
-saying how much one token (the query) takes from one token (the key).
-
-**For a single image, how many numbers does one layer's attention tensor hold** (its `.numel()`)? Work it out by
-hand and store it in `attention_numbers`."""
-    stub = "attention_numbers = ...  # a number\n"
-    _solution = '''\
-tokens = (32 // 8) ** 2 + 1  # a 4 x 4 grid of patches, plus the class token
-attention_numbers = 3 * tokens * tokens  # one (tokens x tokens) matrix per head
-'''
-    _hint = ("First count the tokens: patches per side, patches in the image, and one more. Then each head has "
-             "one weight for every (query, key) pair of tokens.")
-    why = "The attention grows with the square of the number of tokens: at 224 px in 16 px patches it is 197 × 197 per head."
     expected = 867
     diagnoses = {
         768: "That leaves out the class token: it is a token too, a query and a key like the patches.",
@@ -597,12 +343,6 @@ attention_numbers = 3 * tokens * tokens  # one (tokens x tokens) matrix per head
         3_145_728: "Tokens are patches (plus the class token), not pixels.",
     }
     otherwise = "Count the tokens first (patches plus the class token), then the weights of one head, then the heads."
-    mistakes = (
-        Mistake("attention_numbers = 3 * 16 * 16", expect="class token"),
-        Mistake("attention_numbers = 17 * 17", expect="3 heads"),
-        Mistake("attention_numbers = 6 * 3 * 17 * 17", expect="one layer"),
-        Mistake("attention_numbers = 3 * 5 * 5", expect="whole image"),
-    )
 
 
 q4 = AttentionSize()
