@@ -7,9 +7,18 @@ No download is needed: ``get_dataset("shapes")`` draws the images deterministica
 - ``shapes_small``    the same 3 classes at the size of the course's pizza_steak_sushi set
                       (75 train + 25 test per class = 225 / 75 images): too little data for a ViT.
 - ``shapes_pretrain`` 5 *other* shapes, many images: the "larger dataset" we pretrain on (lesson 07).
+- ``dots_pretrain``   64 px images of four identical dots whose *arrangement* is the class (a row, a column,
+                      a diagonal, an anti-diagonal, a square): where layout matters (lessons 08-10).
+- ``dots``            3 *other* arrangements of four dots (corner, tee, zigzag): the downstream task.
 
 Why this design (measured, see ``benchmarks/dataset_learnability.py``): random colours on random
 backgrounds did not train at all; a bright filled shape that covers a good part of a dark image does.
+
+Why the dots: a shape's class can be read from its pieces (a corner here, a curve there), so a ViT can
+classify shapes as a bag of patches and never learn where its patches are; shuffling the patches of a test
+image then costs it nothing (we measured it on 64 px shapes). Four dots, each smaller than an 8 px
+patch, with centres more than a patch apart, look the same in every class: only where they are tells the
+classes apart, and shuffling the patches costs the pretrained checkpoint most of its accuracy (lesson 08).
 """
 
 from __future__ import annotations
@@ -89,6 +98,50 @@ def render_shape(shape: str, size: int, rng: np.random.Generator) -> Image.Image
     return Image.fromarray(np.clip(np.asarray(image, dtype=np.float64) + noise, 0, 255).astype(np.uint8))
 
 
+# Arrangements of four dots, in steps of the dot spacing (x to the right, y down).
+PATTERNS: dict[str, tuple[tuple[int, int], ...]] = {
+    "row": ((0, 0), (1, 0), (2, 0), (3, 0)),
+    "column": ((0, 0), (0, 1), (0, 2), (0, 3)),
+    "diagonal": ((0, 0), (1, 1), (2, 2), (3, 3)),
+    "antidiagonal": ((3, 0), (2, 1), (1, 2), (0, 3)),
+    "square": ((0, 0), (1, 0), (0, 1), (1, 1)),
+    "corner": ((0, 0), (0, 1), (0, 2), (1, 2)),
+    "tee": ((0, 0), (1, 0), (2, 0), (1, 1)),
+    "zigzag": ((0, 0), (1, 0), (1, 1), (2, 1)),
+}
+DOT_SPACING = 14 / 64  # centre to centre, as a share of the image side: more than one 8 px patch at 64 px
+DOT_RADIUS = 2.5 / 64  # a dot (about 5 px across at 64 px) is smaller than a patch
+
+
+def render_pattern(pattern: str, size: int, rng: np.random.Generator) -> Image.Image:
+    """Draw one ``size`` x ``size`` RGB image of four dots in ``pattern``'s arrangement (see ``PATTERNS``),
+    at a random position, spacing (+-10%) and dot colours, with a little jitter and pixel noise."""
+    if pattern not in PATTERNS:
+        raise ValueError(f"unknown pattern {pattern!r}; choose from {sorted(PATTERNS)}")
+    big = size * SUPERSAMPLE
+    background = tuple(int(c) for c in rng.integers(0, 70, size=3))
+    image = Image.new("RGB", (big, big), background)
+    draw = ImageDraw.Draw(image)
+    steps = np.array(PATTERNS[pattern], dtype=np.float64)
+    offsets = steps * DOT_SPACING * big * rng.uniform(0.9, 1.1)
+    margin = 1.5 * DOT_RADIUS * big
+    origin = rng.uniform(margin, big - margin - offsets.max(axis=0))  # the whole pattern stays inside
+    for x, y in origin + offsets + rng.normal(0, 0.01 * big, size=offsets.shape):
+        radius = DOT_RADIUS * big * rng.uniform(0.85, 1.15)
+        foreground = tuple(int(c) for c in rng.integers(150, 256, size=3))
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=foreground)
+    image = image.resize((size, size), Image.Resampling.LANCZOS)
+    noise = rng.normal(0, 6, size=(size, size, 3))
+    return Image.fromarray(np.clip(np.asarray(image, dtype=np.float64) + noise, 0, 255).astype(np.uint8))
+
+
+def render_image(name: str, size: int, rng: np.random.Generator) -> Image.Image:
+    """One image of class ``name``: a shape (``SHAPES``) or an arrangement of dots (``PATTERNS``)."""
+    if name in PATTERNS:
+        return render_pattern(name, size, rng)
+    return render_shape(name, size, rng)
+
+
 @dataclass(frozen=True)
 class ShapesSpec:
     """What to generate: the classes, how many images per class in each split, their size and the seed."""
@@ -105,6 +158,9 @@ PRESETS: dict[str, ShapesSpec] = {
     "shapes": ShapesSpec(("circle", "square", "triangle"), 4000, 200, seed=0),
     "shapes_small": ShapesSpec(("circle", "square", "triangle"), 75, 25, seed=1),
     "shapes_pretrain": ShapesSpec(("pentagon", "hexagon", "star", "cross", "semicircle"), 4000, 200, seed=2),
+    "dots_pretrain": ShapesSpec(("row", "column", "diagonal", "antidiagonal", "square"), 2000, 200,
+                                img_size=64, seed=3),
+    "dots": ShapesSpec(("corner", "tee", "zigzag"), 3000, 200, img_size=64, seed=4),
 }
 MANIFEST = "dataset.json"
 
@@ -122,9 +178,9 @@ def generate_shapes(root: str | Path, spec: ShapesSpec,
     Image ``i`` of class ``c`` in split ``s`` is drawn from the random stream seeded with
     ``(seed, s, c, i)``, so the dataset is the same on every machine. The files are written into a temp
     folder beside ``root`` that is renamed into place at the end: an interrupted run leaves nothing behind.
-    ``render(shape, size, rng)`` draws each image (default: ``render_shape``, the course's design).
+    ``render(name, size, rng)`` draws each image (default: ``render_image``, a shape or a dot pattern).
     """
-    render = render or render_shape  # looked up at call time, so a test can patch render_shape
+    render = render or render_image  # looked up at call time, so a test can patch it
     root = Path(root)
     if root.exists():
         raise FileExistsError(f"{root} already exists; delete it or pick another folder")

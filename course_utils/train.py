@@ -43,8 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "sub-folders in ImageFolder layout (default: %(default)s)".replace(
                                  "%(choices)s", ", ".join(shapes.PRESETS)))
     parser.add_argument("--model", default="nano", choices=sorted(MODEL_CONFIGS),
-                        help="model size: nano (4 layers, D=128), micro (6 layers, D=192), or the paper's "
-                             "ti/s/b/l/h (default: %(default)s)")
+                        help="model size: pico (6 layers, D=64), nano (4 layers, D=128), micro (6 layers, "
+                             "D=192), or the paper's ti/s/b/l/h (default: %(default)s)")
     parser.add_argument("--img-size", type=int, default=24, help="image side in pixels (default: %(default)s)")
     parser.add_argument("--patch-size", type=int, default=8, help="patch side P (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=6, help="default: %(default)s")

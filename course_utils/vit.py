@@ -308,10 +308,12 @@ def interpolate_position_embedding(position_embedding: torch.Tensor, new_grid: i
     return torch.cat([class_pos, patch_pos], dim=1)
 
 
-# Table 1 of the paper, plus the Ti and S widths of DeiT/timm (head width 64), and two small models of our
+# Table 1 of the paper, plus the Ti and S widths of DeiT/timm (head width 64), and three small models of our
 # own: nano, the default of the training script (in about 3.5 TFLOP it learns the bundled shapes, which
-# fits two minutes on a laptop CPU in fp32), and micro, the model of the pretrained checkpoint (lessons 07-08).
+# fits two minutes on a laptop CPU in fp32), micro, the model of the shapes checkpoint (lesson 07), and pico,
+# the model of the dots checkpoint (64 px, an 8x8 grid of patches: lesson 08 and the experiments).
 MODEL_CONFIGS: dict[str, dict[str, int]] = {
+    "pico": dict(num_transformer_layers=6, embedding_dim=64, mlp_size=256, num_heads=4),
     "nano": dict(num_transformer_layers=4, embedding_dim=128, mlp_size=512, num_heads=4),
     "micro": dict(num_transformer_layers=6, embedding_dim=192, mlp_size=768, num_heads=3),
     "ti": dict(num_transformer_layers=12, embedding_dim=192, mlp_size=768, num_heads=3),
@@ -323,7 +325,7 @@ MODEL_CONFIGS: dict[str, dict[str, int]] = {
 
 
 def create_vit(size: str, patch_size: int, **kwargs: Any) -> ViT:
-    """A ViT of a named size ("nano", "micro", "ti", "s", "b", "l", "h") and patch size; kwargs go to ViT."""
+    """A ViT of a named size ("pico", "nano", "micro", "ti", "s", "b", "l", "h") and patch size; kwargs go to ViT."""
     if size not in MODEL_CONFIGS:
         raise ValueError(f"unknown model size {size!r}; choose one of {sorted(MODEL_CONFIGS)}")
     return ViT(patch_size=patch_size, **{**MODEL_CONFIGS[size], **kwargs})

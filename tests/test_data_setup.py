@@ -51,6 +51,51 @@ def test_render_shape_is_high_contrast():
     assert brightness.max() - np.median(brightness) > 80  # a bright shape on a dark background
 
 
+def dot_centres(image: Image.Image) -> np.ndarray:
+    """(k, 2) x, y centres of the bright dots of a pattern image (4-connected bright pixels)."""
+    bright = np.asarray(image, dtype=float).mean(axis=2) > 110
+    labels, count = np.zeros(bright.shape, dtype=int), 0
+    for start in zip(*np.nonzero(bright), strict=True):
+        if labels[start]:
+            continue
+        count += 1
+        stack = [start]
+        while stack:
+            y, x = stack.pop()
+            if 0 <= y < bright.shape[0] and 0 <= x < bright.shape[1] and bright[y, x] and not labels[y, x]:
+                labels[y, x] = count
+                stack += [(y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)]
+    return np.array([np.argwhere(labels == k)[:, ::-1].mean(axis=0) for k in range(1, count + 1)])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_dot_patterns_are_four_separate_dots_in_their_arrangement(seed):
+    for pattern, steps in shapes.PATTERNS.items():
+        image = shapes.render_pattern(pattern, 64, np.random.default_rng([seed, len(pattern)]))
+        centres = dot_centres(image)
+        assert len(centres) == 4, pattern  # four dots, none touching another
+        # the dots' positions, in units of the spacing, match the pattern up to the shift of its origin
+        spacing = 64 * shapes.DOT_SPACING
+        found = sorted(map(tuple, np.round((centres - centres.min(axis=0)) / spacing).astype(int).tolist()))
+        expected = np.array(steps)
+        assert found == sorted(map(tuple, (expected - expected.min(axis=0)).tolist())), pattern
+
+
+def test_dots_are_smaller_than_a_patch_and_their_centres_more_than_a_patch_apart():
+    # what makes the layout matter at 64 px with 8 px patches: no patch holds two whole dots
+    for seed in range(20):
+        for pattern in shapes.PATTERNS:
+            centres = dot_centres(shapes.render_pattern(pattern, 64, np.random.default_rng([seed, 7])))
+            gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + 100 * np.eye(4)
+            assert gaps.min() > 8, (pattern, seed)
+    assert 2 * 64 * shapes.DOT_RADIUS * 1.15 < 8  # the largest dot's diameter
+
+
+def test_unknown_pattern_is_named():
+    with pytest.raises(ValueError, match="hexagram"):
+        shapes.render_pattern("hexagram", 64, np.random.default_rng(0))
+
+
 def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise KeyboardInterrupt
