@@ -21,6 +21,7 @@ from course_utils import colab, shapes, utils
 from course_utils.vit import HEAD, ViT
 
 PRETRAINED = "vit_micro_shapes_pretrain"  # 6-layer micro ViT pretrained on the 5 shapes of shapes_pretrain
+DOTS_PRETRAINED = "vit_pico_dots_pretrain"  # 6-layer pico ViT pretrained on the 5 dot patterns, an 8x8 grid
 CHECKPOINTS_URL_VARIABLE = "COURSE_CHECKPOINTS_URL"  # overrides where checkpoints are downloaded from
 
 
