@@ -1,0 +1,285 @@
+"""course_utils.experiments: the points and their schedule, the position-embedding and pooling variants, the
+shuffle probe, a point trained end to end on a tiny dots set, and the summaries of results."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from course_utils import experiments as E
+from course_utils import flops, optim, shapes
+from course_utils.experiments import position as P
+from course_utils.pretrained import export_checkpoint
+from course_utils.vit import MODEL_CONFIGS, ViT
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = dict(img_size=32, patch_size=8, num_transformer_layers=2, embedding_dim=32, mlp_size=64, num_heads=2,
+            mlp_dropout=0.0, embedding_dropout=0.0, num_classes=3)  # a 4x4 grid of patches
+# a tiny point: 32 px, 12 training images, 3 steps of 4 images
+SMALL = dict(img_size=32, train_size=12, batch_size=4, min_steps=3, min_epochs=1)
+
+
+@pytest.fixture(scope="module")
+def dots(tmp_path_factory):
+    """A tiny dots set (the classes of the ``dots`` preset) at 32 px: 8 train and 4 test images per class."""
+    spec = shapes.ShapesSpec(shapes.PRESETS["dots"].classes, train_per_class=8, test_per_class=4, img_size=32)
+    return shapes.generate_shapes(tmp_path_factory.mktemp("data") / "dots", spec)
+
+
+def variant(position, pooling="cls", seed=0):
+    torch.manual_seed(seed)
+    return P.VariantViT(position=position, pooling=pooling, **TINY).eval()
+
+
+# ---------------------------------------------------------------------------------------- points, grids
+
+
+def test_a_point_has_every_setting_in_one_order():
+    point = E.make_point(lr=3e-4, model="resnet", seed=2)
+    assert list(point) == list(E.DEFAULTS)
+    assert point["lr"] == 3e-4 and point["seed"] == 2
+    assert point["position"] is None and point["pooling"] is None  # nothing to choose in a ResNet
+    assert E.make_point(**point) == point
+    with pytest.raises(ValueError, match="unknown settings"):
+        E.make_point(learning_rate=1e-3)
+    with pytest.raises(ValueError, match="only the plain ViT"):
+        E.make_point(model="hybrid", pooling="gap")
+
+
+def test_the_schedule_rule():
+    """At least min_steps steps and min_epochs whole epochs: (epochs, steps per epoch) for the data-scale sizes."""
+    got = {size: E.schedule(E.make_point(train_size=size)) for size in (300, 900, 3000, 9000)}
+    assert got == {300: (200, 5), 900: (67, 15), 3000: (22, 47), 9000: (10, 141)}
+    for epochs, per_epoch in got.values():
+        assert epochs * per_epoch >= E.DEFAULTS["min_steps"] and epochs >= E.DEFAULTS["min_epochs"]
+
+
+def test_the_experiments_grids():
+    data_scale = E.EXPERIMENTS["data_scale"].points
+    assert len(data_scale) == 4 * 4 * 3
+    assert {p["model"] for p in data_scale} == set(E.MODELS)
+    sizes = sorted({p["train_size"] for p in data_scale})
+    assert len(sizes) >= 4 and sizes[-1] / sizes[0] >= 30
+    assert {p["lr"] for p in data_scale if p["model"] == "vit_pretrained"} == {E.FINE_TUNE_LR}
+    positions = E.EXPERIMENTS["position_embeddings"].points
+    assert [p["position"] for p in positions[::3]] == list(P.POSITIONS) and len(positions) == 15
+    pooling = E.EXPERIMENTS["pooling_lr"].points
+    assert {(p["pooling"], p["lr"]) for p in pooling} == {(k, lr) for k in ("cls", "gap")
+                                                         for lr in (3e-4, 1e-3, 3e-3, 1e-2)}
+    assert len(pooling) == 16
+    for experiment in E.EXPERIMENTS.values():
+        keys = [json.dumps(p, sort_keys=True) for p in experiment.points]
+        assert len(set(keys)) == len(keys)  # no point twice
+        assert all(E.make_point(**p) == p for p in experiment.points)
+
+
+def test_grid_with_other_seeds_and_reduced():
+    experiment = E.EXPERIMENTS["pooling_lr"]
+    grid = experiment.grid(seeds=[5, 6, 7])
+    assert len(grid) == 8 * 3 and [p["seed"] for p in grid[:4]] == [5, 6, 7, 5]
+    fast = experiment.grid(fast=True)
+    assert fast == [E.reduced(p) for p in experiment.points]
+    sizes = [E.reduced(E.make_point(train_size=s))["train_size"] for s in (300, 900, 3000, 9000)]
+    assert sizes == [30, 90, 300, 900]  # a tenth, still distinct and class-balanced
+    small = E.reduced(E.make_point())
+    assert small["min_steps"] == 50 and small["min_epochs"] == 2
+    assert {k: v for k, v in small.items() if k not in ("train_size", "min_steps", "min_epochs")} == \
+           {k: v for k, v in E.make_point().items() if k not in ("train_size", "min_steps", "min_epochs")}
+
+
+# ------------------------------------------------------------------------------------------------- data
+
+
+def test_balanced_subsets_are_seeded_and_nested():
+    labels = torch.arange(3).repeat_interleave(10)[torch.randperm(30, generator=torch.Generator().manual_seed(0))]
+    small, large = E.balanced_subset(labels, 6, seed=1), E.balanced_subset(labels, 15, seed=1)
+    assert torch.bincount(labels[small]).tolist() == [2, 2, 2]
+    assert torch.bincount(labels[large]).tolist() == [5, 5, 5]
+    assert set(small.tolist()) <= set(large.tolist())
+    assert torch.equal(small, E.balanced_subset(labels, 6, seed=1))
+    assert not torch.equal(small, E.balanced_subset(labels, 6, seed=2))
+    with pytest.raises(ValueError, match="multiple"):
+        E.balanced_subset(labels, 7, seed=0)
+
+
+def test_shuffle_patches_moves_whole_patches():
+    grid, size = 4, 8
+    # patch i (raster order) is filled with the value i
+    images = torch.arange(grid * grid).float().reshape(1, 1, grid, grid)
+    images = images.repeat_interleave(size, dim=2).repeat_interleave(size, dim=3).expand(2, 3, -1, -1)
+    order = E.probe_permutation(grid * grid)
+    assert not torch.equal(order, torch.arange(grid * grid)) and torch.equal(order, E.probe_permutation(16))
+    shuffled = E.shuffle_patches(images, size, order)
+    assert shuffled.shape == images.shape
+    values = shuffled[0, 0, ::size, ::size].flatten()  # one pixel per patch
+    assert torch.equal(values, order.float())  # place i holds patch order[i]
+    assert torch.equal(E.shuffle_patches(shuffled, size, torch.argsort(order)), images)
+
+
+# ---------------------------------------------------------------------------------- position embeddings
+
+
+@pytest.mark.parametrize("pooling", P.POOLINGS)
+@pytest.mark.parametrize("position", P.POSITIONS)
+def test_every_variant_gives_logits_and_gradients(position, pooling):
+    model = variant(position, pooling).train()
+    logits = model(torch.rand(2, 3, 32, 32))
+    assert logits.shape == (2, 3)
+    logits.square().sum().backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+
+
+def test_no_position_embedding_with_gap_cannot_see_where_patches_are():
+    images = torch.rand(2, 3, 32, 32)
+    order = E.probe_permutation(16)
+    model = variant("none", "gap")
+    with torch.no_grad():
+        assert torch.allclose(model(images), model(E.shuffle_patches(images, 8, order)), atol=1e-5)
+        learned = variant("learned_1d", "gap")
+        assert not torch.allclose(learned(images), learned(E.shuffle_patches(images, 8, order)), atol=1e-4)
+    assert sum(p.numel() for p in model.position.parameters()) == 0
+
+
+def test_sincos_is_fixed():
+    a, b = variant("sincos_2d", seed=0), variant("sincos_2d", seed=1)
+    assert list(a.position.parameters()) == []
+    assert not any(k.startswith("position.") for k in a.state_dict())  # nothing learned, nothing saved
+    assert torch.equal(a.position.table(), b.position.table())
+    table = a.position.table()[0, 1:].reshape(4, 4, 32)  # [row, column, D]; the class token gets zeros
+    assert torch.equal(a.position.table()[0, 0], torch.zeros(32))
+    assert torch.equal(table[0, :, :16], table[3, :, :16])  # first half: the column's code
+    assert torch.equal(table[:, 0, 16:], table[:, 3, 16:])  # second half: the row's code
+    assert torch.allclose(table[0, 0], torch.tensor([0.0] * 8 + [1.0] * 8 + [0.0] * 8 + [1.0] * 8))
+
+
+def test_learned_2d_concatenates_an_x_and_a_y_embedding():
+    model = variant("learned_2d")
+    assert model.position.x_embedding.shape == model.position.y_embedding.shape == (4, 16)  # D/2 each
+    table = model.position.table()[0, 1:].reshape(4, 4, 32)
+    assert torch.equal(table[2, 1], torch.cat([model.position.x_embedding[1], model.position.y_embedding[2]]))
+    assert torch.equal(table[0, 1, :16], table[3, 1, :16]) and torch.equal(table[2, 0, 16:], table[2, 3, 16:])
+
+
+def test_relative_bias_depends_only_on_the_offset():
+    model = variant("relative")
+    attention = model.transformer_encoder[0].msa_block.multihead_attn
+    assert isinstance(attention, P.RelativeMultiheadSelfAttention)
+    tokens = 17  # 16 patches and the class token
+    assert attention.relative_keys.shape == (2, 2 * tokens - 1, 16)
+    q = torch.randn(16).expand(1, 2, tokens, 16)  # the same query at every position
+    bias = attention.relative_logits(q)[0, 0]
+    for offset in range(-tokens + 1, tokens):
+        diagonal = torch.diagonal(bias, offset=-offset)  # the entries (i, j) with i - j = offset
+        assert torch.allclose(diagonal, diagonal[0].expand_as(diagonal))
+    q = torch.randn(1, 2, tokens, 16)  # any query: q_i . r_(i-j) / sqrt(D_h)
+    i, j, h = 5, 12, 1
+    expected = q[0, h, i] @ attention.relative_keys[h, i - j + tokens - 1] / 4
+    assert torch.allclose(attention.relative_logits(q)[0, h, i, j], expected, atol=1e-6)
+    maps = model.attention_maps(torch.rand(2, 3, 32, 32))  # lesson 08's tools work on the variant
+    assert len(maps) == 2 and maps[0].shape == (2, 2, tokens, tokens)
+    assert torch.allclose(maps[0].sum(dim=-1), torch.ones(2, 2, tokens))
+
+
+def test_learned_1d_with_a_class_token_is_the_course_vit():
+    vit = ViT(**TINY).eval()
+    model = variant("learned_1d")
+    state = {("position.embedding" if k == "position_embedding" else k): v for k, v in vit.state_dict().items()}
+    model.load_state_dict(state)
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(images), vit(images), atol=1e-6)
+
+
+def test_gap_against_class_token_pooling():
+    images = torch.rand(2, 3, 32, 32)
+    gap, cls = variant("learned_1d", "gap"), variant("learned_1d", "cls")
+    assert not hasattr(gap, "class_embedding") and gap.position.table().shape == (1, 16, 32)
+    assert cls.position.table().shape == (1, 17, 32)
+    with torch.no_grad():
+        z = gap.forward_features(images)
+        assert z.shape == (2, 16, 32)  # patches only
+        assert torch.allclose(gap(images), gap.classifier[1](gap.classifier[0](z).mean(dim=1)), atol=1e-6)
+        z = cls.forward_features(images)
+        assert z.shape == (2, 17, 32)
+        assert torch.allclose(cls(images), cls.classifier(z[:, 0]), atol=1e-6)
+
+
+def test_embeddings_are_not_weight_decayed():
+    def no_decay_names(model):
+        optimizer = E.experiment_optimizer(model, 1e-3, 0.05, "cpu")
+        ids = {id(p) for p in optimizer.param_groups[1]["params"]}
+        assert optimizer.param_groups[1]["weight_decay"] == 0.0
+        return {name for name, p in model.named_parameters() if id(p) in ids}
+
+    vit = ViT(**TINY)
+    decay, no_decay = optim.weight_decay_groups(vit)
+    optimizer = E.experiment_optimizer(vit, 1e-3, 0.05, "cpu")  # the course's groups, unchanged
+    assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in decay]
+    assert {id(p) for p in optimizer.param_groups[1]["params"]} == {id(p) for p in no_decay}
+    assert {"position.x_embedding", "position.y_embedding"} <= no_decay_names(variant("learned_2d"))
+    assert "transformer_encoder.0.msa_block.multihead_attn.relative_keys" in no_decay_names(variant("relative"))
+    hybrid = E.build_model(E.make_point(model="hybrid", img_size=32), 3)
+    assert {"vit.position_embedding", "vit.class_embedding"} <= no_decay_names(hybrid)
+
+
+# ----------------------------------------------------------------------------------------- run a point
+
+
+def test_a_point_trains_and_returns_every_metric(dots):
+    point = E.make_point(position="none", pooling="gap", **SMALL)
+    metrics = E.run_point(point, data_root=dots, device="cpu")
+    assert list(metrics) == ["test_acc", "train_acc", "shuffle_acc", "test_loss", "train_loss", "train_flops",
+                             "train_s", "wall_s", "epochs", "steps", "params", "precision", "device"]
+    for key in ("test_acc", "train_acc", "shuffle_acc"):
+        assert 0.0 <= metrics[key] <= 1.0
+    # the probe: with no position embedding and GAP, shuffling the patches changes nothing
+    assert metrics["shuffle_acc"] == metrics["test_acc"]
+    assert (metrics["epochs"], metrics["steps"]) == (1, 3) and metrics["precision"] == "fp32"
+    assert math.isfinite(metrics["train_loss"]) and metrics["test_loss"] > 0
+    assert 0 < metrics["train_s"] <= metrics["wall_s"]
+    model = E.build_model(point, 3)
+    assert metrics["params"] == sum(p.numel() for p in model.parameters())
+    assert metrics["train_flops"] == flops.training_flops(model, (3, 32, 32), 12, 1) == E.estimate_flops([point])
+
+
+@pytest.mark.parametrize("model", ["resnet", "hybrid", "vit_pretrained"])
+def test_the_other_models_train(model, dots, tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    pretrained = ViT(img_size=32, patch_size=8, num_classes=5, **MODEL_CONFIGS["pico"])
+    path = export_checkpoint(pretrained, pretrained.config, list("abcde"), 0.5, tmp_path / "pico.pt")
+    monkeypatch.setattr(E, "pretrained_path", lambda: path)
+    point = E.make_point(model=model, **SMALL)
+    metrics = E.run_point(point, data_root=dots, device="cpu")
+    assert 0.0 <= metrics["test_acc"] <= 1.0 and metrics["train_flops"] > 0 and metrics["steps"] == 3
+    if model == "vit_pretrained":  # the pretrained weights, a new head of 3 classes
+        built = E.build_model(point, 3)
+        assert torch.equal(built.patch_embedding.patcher.weight, pretrained.patch_embedding.patcher.weight.half().float())
+        assert built.classifier[1].out_features == 3
+
+
+def test_fast_runs_the_reduced_point(dots):
+    point = E.make_point(train_size=120, min_steps=40, min_epochs=4, img_size=32, batch_size=4)
+    small = E.reduced(point)
+    assert (small["train_size"], small["min_steps"], small["min_epochs"]) == (12, 2, 1)
+    metrics = E.run_point(point, data_root=dots, device="cpu", fast=True)
+    assert (metrics["epochs"], metrics["steps"]) == (1, 3)  # 12 images in batches of 4, one epoch
+
+
+# -------------------------------------------------------------------------------------------- results
+
+
+def test_summarise_by_hand():
+    results = [{"model": "vit", "size": 300, "test_acc": 0.5}, {"model": "vit", "size": 300, "test_acc": 0.7},
+               {"model": "vit", "size": 900, "test_acc": 0.9}, {"model": "cnn", "size": 300, "test_acc": 0.6}]
+    by_both = E.summarise(results, by=["model", "size"])
+    assert list(by_both) == [("vit", 300), ("vit", 900), ("cnn", 300)]
+    mean, low, high, n = by_both[("vit", 300)]
+    assert (low, high, n) == (0.5, 0.7, 2) and mean == pytest.approx(0.6)
+    assert by_both[("vit", 900)] == (0.9, 0.9, 0.9, 1)
+    by_model = E.summarise(results, by=["model"])
+    assert by_model["vit"][0] == pytest.approx((0.5 + 0.7 + 0.9) / 3) and by_model["vit"][1:] == (0.5, 0.9, 3)
+    assert E.summarise(results, by=["size"], metric="test_acc")[300][3] == 3
+
