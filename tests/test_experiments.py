@@ -1,5 +1,5 @@
 """course_utils.experiments: the points and their schedule, the position-embedding and pooling variants, the
-shuffle probe, a point trained end to end on a tiny dots set, and the summaries of results."""
+shuffle probe, a point trained end to end on a tiny dots set, and the resumable command-line runner."""
 
 import json
 import math
@@ -9,6 +9,7 @@ import torch
 
 from course_utils import experiments as E
 from course_utils import flops, optim, shapes
+from course_utils.experiments import __main__ as cli
 from course_utils.experiments import position as P
 from course_utils.pretrained import export_checkpoint
 from course_utils.vit import MODEL_CONFIGS, ViT
@@ -266,6 +267,107 @@ def test_fast_runs_the_reduced_point(dots):
     assert (small["train_size"], small["min_steps"], small["min_epochs"]) == (12, 2, 1)
     metrics = E.run_point(point, data_root=dots, device="cpu", fast=True)
     assert (metrics["epochs"], metrics["steps"]) == (1, 3)  # 12 images in batches of 4, one epoch
+
+
+# ---------------------------------------------------------------------------------------- the runner
+
+
+def tiny_experiment(seeds=(0, 1)):
+    points = tuple(E.make_point(lr=lr, seed=seed, **SMALL) for lr in (1e-3, 3e-3) for seed in seeds)
+    return E.Experiment("tiny", "two learning rates, two seeds", points)
+
+
+def fake_run_point(calls, fail_at=None):
+    """A stand-in for run_point: metrics computed from the settings; raises KeyboardInterrupt at call fail_at."""
+
+    def run(point, **kwargs):
+        calls.append(point)
+        if len(calls) == fail_at:
+            raise KeyboardInterrupt
+        return {"test_acc": point["lr"] * 100 + point["seed"] / 10, "wall_s": 1.0}
+
+    return run
+
+
+def test_the_cli_writes_json_and_resumes_after_a_kill(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(E.EXPERIMENTS, "tiny", tiny_experiment())
+    calls = []
+    monkeypatch.setattr(E, "run_point", fake_run_point(calls, fail_at=3))
+    out = tmp_path / "tiny.json"
+    with pytest.raises(KeyboardInterrupt):  # killed during the third point
+        cli.main(["tiny", "--out", str(out), "--quiet"])
+    assert len(json.loads(out.read_text())["points"]) == 2
+    assert [p["seed"] for p in calls[:2]] == [0, 0]  # seed by seed: every setting once first
+
+    calls.clear()
+    monkeypatch.setattr(E, "run_point", fake_run_point(calls))
+    assert cli.main(["tiny", "--out", str(out), "--quiet"]) == 0
+    assert len(calls) == 2  # only the two points not in the file
+    printed = capsys.readouterr().out
+    assert "ran 2 points, 2 already in" in printed and "threads" in printed and "total time" in printed
+
+    once = tmp_path / "once.json"
+    assert cli.main(["tiny", "--out", str(once), "--quiet"]) == 0
+    assert out.read_text() == once.read_text()  # the same file as a run that was never killed
+    content = json.loads(out.read_text())
+    assert set(content) == {"experiment", "description", "machine", "points"}
+    assert content["machine"]["threads"] == torch.get_num_threads() and "cpu_capability" in content["machine"]
+    settings = [p["settings"] for p in content["points"]]
+    assert all(list(s) == list(E.DEFAULTS) for s in settings)
+    assert [(s["lr"], s["seed"]) for s in settings] == [(1e-3, 0), (1e-3, 1), (3e-3, 0), (3e-3, 1)]
+
+    calls.clear()
+    assert cli.main(["tiny", "--out", str(out), "--quiet"]) == 0 and calls == []  # nothing left to do
+
+
+def test_the_cli_adds_seeds_and_refuses_other_settings(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(E.EXPERIMENTS, "tiny", tiny_experiment())
+    calls = []
+    monkeypatch.setattr(E, "run_point", fake_run_point(calls))
+    out = tmp_path / "tiny.json"
+    assert cli.main(["tiny", "--out", str(out), "--seeds", "0", "--quiet"]) == 0
+    assert cli.main(["tiny", "--out", str(out), "--seeds", "0", "1", "2", "--quiet"]) == 0
+    assert len(calls) == 2 + 4
+    assert [(p["lr"], p["seed"]) for p in E.load_results(out)] == [(lr, s) for lr in (1e-3, 3e-3) for s in (0, 1, 2)]
+
+    assert cli.main(["tiny", "--out", str(out), "--fast", "--quiet"]) == 2  # reduced points are other points
+    assert "other settings" in capsys.readouterr().err
+    content = json.loads(out.read_text())
+    content["points"][0]["settings"]["min_steps"] = 999  # made with another schedule
+    out.write_text(json.dumps(content))
+    assert cli.main(["tiny", "--out", str(out), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "other settings" in error and "min_steps=999 (now 3)" in error
+    assert len(calls) == 2 + 4  # nothing ran
+
+    monkeypatch.setitem(E.EXPERIMENTS, "other", E.Experiment("other", "", tiny_experiment().points))
+    assert cli.main(["other", "--out", str(tmp_path / "once.json"), "--quiet"]) == 0
+    assert cli.main(["tiny", "--out", str(tmp_path / "once.json"), "--quiet"]) == 2
+    assert "experiment 'other'" in capsys.readouterr().err
+
+
+def test_the_cli_runs_real_points(dots, tmp_path, monkeypatch):
+    monkeypatch.setitem(E.EXPERIMENTS, "tiny", E.Experiment("tiny", "", (E.make_point(**SMALL),)))
+    out = tmp_path / "tiny.json"
+    assert cli.main(["tiny", "--out", str(out), "--data", str(dots), "--device", "cpu", "--quiet"]) == 0
+    (row,) = E.load_results(out)
+    assert row["model"] == "vit" and row["steps"] == 3 and 0 <= row["test_acc"] <= 1
+
+
+def test_list_prints_points_and_flops(capsys, monkeypatch):
+    monkeypatch.setattr(E, "estimate_flops", lambda points: len(points) * 3e12)
+    assert cli.main(["--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("experiment")
+    rows = {line.split()[0]: line.split()[1:4] for line in lines[1:] if line and not line.startswith(" ")}
+    assert rows["data_scale"] == ["48", "144.0", "1.33"]  # 48 x 3 TFLOP at 30 GFLOP/s
+    assert rows["position_embeddings"][0] == "15" and rows["pooling_lr"][0] == "16"
+
+
+def test_the_cli_needs_a_known_name():
+    for argv in ([], ["nope"]):
+        with pytest.raises(SystemExit):
+            cli.main(argv)
 
 
 # -------------------------------------------------------------------------------------------- results
