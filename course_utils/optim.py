@@ -17,7 +17,7 @@ def weight_decay_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.P
     LayerNorm scales and the class/position embeddings do not."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
-        skip = param.ndim < 2 or name in NO_WEIGHT_DECAY
+        skip = param.ndim < 2 or name.rsplit(".", 1)[-1] in NO_WEIGHT_DECAY  # also inside a wrapper (hybrid)
         (no_decay if skip else decay).append(param)
     return decay, no_decay
 

@@ -1,7 +1,6 @@
 """The position embeddings of the paper's Appendix D.4 (Table 8), and a ViT that takes any of them.
 
-Appendix D.4 compares four ways of telling the encoder where each patch is; we add a fifth. (The quotes are
-from the paper's D.4 as we read it; check the wording against arXiv 2010.11929 before a lesson quotes it.)
+Appendix D.4 compares four ways of telling the encoder where each patch is (quoted from it); we add a fifth.
 
 - ``none``: "Providing no positional information: Considering the inputs as a bag of patches."
 - ``learned_1d``: "1-dimensional positional embedding: Considering the inputs as a sequence of
@@ -21,8 +20,8 @@ from the paper's D.4 as we read it; check the wording against arXiv 2010.11929 b
 - ``sincos_2d``: not in the paper: fixed 2-D sine-cosine embeddings (as in MAE and the later "simple ViT"
   baselines), the sinusoids of "Attention is all you need" over the row and the column, D/2 dimensions each.
 
-The paper adds them "only once, i.e. right after the stem of the model and before feeding the inputs to
-the Transformer encoder", which is what ``VariantViT`` does; ``relative`` adds nothing to the input and
+By default the paper adds them once, to the inputs right after the stem and before the Transformer encoder
+(D.4 also tried adding them at every layer), which is what ``VariantViT`` does; ``relative`` adds nothing to the input and
 changes the attention of every layer instead (``RelativeMultiheadSelfAttention``).
 
 ``VariantViT`` is the course's ``ViT`` with two switches: the position embedding (above) and the pooling,
