@@ -378,3 +378,149 @@ def test_the_sources_ship_with_the_package():
             f'pyproject.toml does not ship course_utils/exercises/{relative}: add `"course_utils.exercises" = '
             f'["text/*.md"]` under [tool.setuptools.package-data]')
     assert not any((package / kind / "__init__.py").exists() for kind in ("text", "solutions", "stubs"))
+
+
+# ------------------------------------------------------------------------------------------------------
+# The bugs learners of ViT tutorials hit most, each caught with its own message
+# ------------------------------------------------------------------------------------------------------
+
+def verdict_of(lesson, question_name: str, header: str, capsys) -> tuple[bool, str]:
+    """Check the answer of ``tests/exercise_answers/`` whose header starts with ``header``."""
+    question = getattr(lesson, question_name)
+    (found,) = [a for a in answers(lesson_id(lesson)) if a.question == question_name
+                and f"{'right' if a.right else 'wrong'}: {a.expect}".startswith(header)]
+    return run_check(question, answer_from(lesson, question, found.code), capsys)
+
+
+def test_torch_encoder_layer_reading_sequence_first_is_caught(capsys):
+    from course_utils.exercises import lesson04
+
+    result, output = verdict_of(lesson04, "q5", "wrong: (N, B, D)", capsys)
+    assert result is False and "batch_first=False" in output and "across the images of the batch" in output
+
+
+def test_torch_encoder_layer_without_norm_first_is_caught(capsys):
+    from course_utils.exercises import lesson04
+
+    result, output = verdict_of(lesson04, "q5", "wrong: Your layer is post-norm", capsys)
+    assert result is False and "norm_first=False" in output and "pre-norm" in output
+
+
+def test_dropout_against_appendix_b1_is_caught(capsys):
+    from course_utils.exercises import lesson04, lesson05
+
+    result, output = verdict_of(lesson04, "q5", "wrong: also drops attention weights", capsys)
+    assert result is False and "Appendix B.1" in output and "attention weights" in output
+    for header, words in [("wrong: there is no dropout on z_0", "no dropout on z_0"),
+                          ("wrong: comes before the position embedding", "E_pos is never dropped"),
+                          ("wrong: drops the patch embeddings only", "patch embeddings only")]:
+        result, output = verdict_of(lesson05, "q1", header, capsys)
+        assert result is False and words in output and "Appendix B.1" in output
+
+
+def test_final_layer_norm_before_or_after_token_0(capsys):
+    """Normalising every token and then taking token 0 is right (LayerNorm is per token), and the check says
+    why; for an average the order matters, and the check says that too."""
+    from course_utils.exercises import lesson05
+
+    result, output = verdict_of(lesson05, "q1", "right: repeat, and Eq 4's LayerNorm on every token", capsys)
+    assert result is True and "equivalent" in output and "each token on its own" in output
+    result, output = verdict_of(lesson05, "q1", "right: the blocks called one by one", capsys)
+    assert result is True and "equivalent" not in output
+    result, output = verdict_of(lesson05, "q2", "wrong: average first", capsys)
+    assert result is False and "For one token the order would not matter" in output
+
+
+def test_position_embedding_with_a_batch_dimension_is_caught(capsys):
+    from course_utils.exercises import lesson02
+
+    result, output = verdict_of(lesson02, "q4", "wrong: a batch dimension of 32", capsys)
+    assert result is False and "`self.position_embedding` has shape (32, 197, 768)" in output
+    assert "shared by every image" in output
+
+
+def test_repeat_and_expand_pass_but_a_fixed_batch_size_does_not(capsys):
+    from course_utils.exercises import lesson02, lesson05
+
+    assert verdict_of(lesson02, "q4", "right: repeat instead of expand", capsys)[0] is True
+    assert run_check(lesson02.q4, answer_from(lesson02, lesson02.q4, lesson02.q4.solution_code), capsys)[0] is True
+    for lesson, question, header in [(lesson02, "q4", "wrong: a size in it is fixed at 32"),
+                                     (lesson02, "q4", "wrong: a size in it is fixed at 2"),
+                                     (lesson05, "q1", "wrong: a size in it is fixed at 32")]:
+        result, output = verdict_of(lesson, question, header, capsys)
+        assert result is False and "a size in it is fixed" in output and "expand (or repeat)" in output
+    text = lesson02.q4.prompt
+    assert "returns a view" in text and "copies the" in text  # the prompt says what differs
+
+
+# ------------------------------------------------------------------------------------------------------
+# The probes that see what the learner's code does
+# ------------------------------------------------------------------------------------------------------
+
+def test_unchanged_sees_in_place_changes():
+    import torch
+    from torch import nn
+
+    from course_utils.exercises import Unchanged, Wrong
+
+    def changes(**values):
+        def run(action):
+            guard = Unchanged(**values)
+            action()
+            try:
+                guard.expect("f")
+            except Wrong as wrong:
+                return str(wrong)
+            return None
+        return run
+
+    x = torch.ones(2, 3)
+    assert changes(x=x)(lambda: x.mul(2)) is None  # a new tensor: fine
+    assert "changed `x` in place" in changes(x=x)(lambda: x[:, 0].zero_())  # through a view
+    layer = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1))
+    assert "eval mode" in changes(model=layer)(layer.eval)
+    layer.train()
+    assert "requires_grad" in changes(model=layer)(lambda: layer[0].weight.requires_grad_(False))
+    maps = [torch.zeros(1), torch.ones(1)]
+    assert "reordered or changed the list" in changes(maps=maps)(maps.reverse)
+    params = {"w": torch.zeros(2)}
+    assert "changed `params['w']` in place" in changes(params=params)(lambda: params["w"].add_(1))
+
+
+def test_expect_gradients_sees_a_cut_graph():
+    import torch
+
+    from course_utils.exercises import Wrong, expect_gradients
+
+    x = torch.randn(3, requires_grad=True)
+    expect_gradients(x * 2, x * 2, {"x": x}, "The output")
+    with pytest.raises(Wrong, match="carries no gradient"):
+        expect_gradients((x * 2).detach(), x * 2, {"x": x}, "The output")
+    y = torch.randn(3, requires_grad=True)
+    with pytest.raises(Wrong, match="No gradient reaches `x`"):
+        expect_gradients(x.detach() * 2 + y, x * 2 + y, {"x": x, "y": y}, "The output")
+    with pytest.raises(Wrong, match="not the right one"):
+        expect_gradients(x * x.detach() + x, x * x + x, {"x": x}, "The output")
+
+
+def test_seeded_fixed_size_and_refusing():
+    import torch
+
+    from course_utils.exercises import Wrong, fixed_size, refusing, seeded
+
+    state = torch.get_rng_state()
+    with seeded(1):
+        a = torch.rand(3)
+    with seeded(1):
+        assert torch.equal(a, torch.rand(3))
+    assert torch.equal(state, torch.get_rng_state())  # the caller's RNG is untouched
+    try:
+        torch.cat([torch.zeros(32, 1, 4), torch.zeros(2, 5, 4)], dim=1)
+    except RuntimeError as error:
+        assert fixed_size(error, 2) == 32
+    assert fixed_size(RuntimeError("something else"), 2) is None
+    import torch.nn.functional as F
+
+    with refusing(F, "gelu", "no GELU here"), pytest.raises(Wrong, match="no GELU here"):
+        F.gelu(torch.zeros(1))
+    assert F.gelu(torch.zeros(1)).item() == 0.0

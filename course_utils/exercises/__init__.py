@@ -95,6 +95,13 @@ Adding the exercises of a lesson
    reference and names the typical mistake whose output the learner's matches), ``as_number`` and
    ``randn`` (seeded inputs that leave the global RNG alone). Numeric answers (shapes, parameter counts)
    need no ``_check``: subclass ``NumberQuestion`` and give ``expected`` and ``diagnoses``.
+   Check what the code does, not only what it returns (``course_utils/exercises/_probes.py``): hand it the
+   caller's own tensors and prove it left them alone (``Unchanged``); run it on inputs that require grad and
+   compare the gradients with the reference's (``call_for_gradients``, ``expect_gradients``); check models in
+   training mode with a fixed seed (``seeded``) rather than ``.eval()``-ing a forbidden dropout away; compare
+   values before a LayerNorm, which hides scale errors (``recorded_inputs``); refuse the function the prompt
+   forbids (``refusing``); vary the sizes (batch, width, patches, image size) from case to case; and build
+   the expected value from the checker's own modules, never from the learner's.
 4. Run ``python -m course_utils.exercises NN --execute``, ``ruff check`` and
    ``pytest tests/test_exercises.py notebooks/exercises``, then link the exercises notebook from the end of
    the lesson.
@@ -134,6 +141,8 @@ __all__ = [
     "as_number", "explain_class_token_cat", "expect_callable", "expect_class", "expect_close", "expect_tensor", "perturb_", "randn",
     "lessons", "questions", "lesson_sources", "LessonSources", "SourceError", "notebook_cells", "notebook_path",
     "build_notebook", "build_notebooks", "stale_notebooks", "main", "GRADE_RESULTS_ENV",
+    "NO_GRADIENT", "Unchanged", "call_for_gradients", "expect_gradients", "fixed_size", "recorded_inputs", "refusing",
+    "seeded",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -648,3 +657,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _execute(path)
                 print(f"executed {path.relative_to(REPO_ROOT)}")
     return 0
+
+
+# The probes that see what the learner's code does (side effects, gradients, dropout, values before a LayerNorm);
+# imported last, since they use Wrong and randn above.
+from course_utils.exercises._probes import (  # noqa: E402
+    NO_GRADIENT,
+    Unchanged,
+    call_for_gradients,
+    expect_gradients,
+    fixed_size,
+    recorded_inputs,
+    refusing,
+    seeded,
+)

@@ -119,8 +119,8 @@ _FOLDER_A = {
     "emu": ["0.png", "1.png", "2.JPG", "3.jpeg"],
 }
 _COUNTS_A = {"cat": 3, "dog": 2, "emu": 4}
-_FOLDER_B = {"pizza": ["a.jpg"], "steak": ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"]}
-_COUNTS_B = {"pizza": 1, "steak": 5}
+_FOLDER_B = {"pizza": ["a.jpg", "b.bmp"], "steak": ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"]}
+_COUNTS_B = {"pizza": 2, "steak": 5}
 
 
 def _write_folder(root: Path, folder: dict[str, list[str]]) -> None:
@@ -130,9 +130,9 @@ def _write_folder(root: Path, folder: dict[str, list[str]]) -> None:
         (root / name).mkdir()
         for file in files:
             suffix = file.rsplit(".", 1)[-1].lower()
-            if suffix in ("png", "jpg", "jpeg"):
-                Image.new("RGB", (4, 4), (200, 30, 30)).save(root / name / file,
-                                                             format="PNG" if suffix == "png" else "JPEG")
+            if suffix in ("png", "jpg", "jpeg", "bmp"):
+                formats = {"png": "PNG", "bmp": "BMP"}
+                Image.new("RGB", (4, 4), (200, 30, 30)).save(root / name / file, format=formats.get(suffix, "JPEG"))
             else:
                 (root / name / file).write_text("not an image")
 
@@ -154,7 +154,11 @@ class ClassBalance(Question):
         for folder, expected, as_text in [(_FOLDER_A, _COUNTS_A, False), (_FOLDER_B, _COUNTS_B, True)]:
             with tempfile.TemporaryDirectory(prefix="count_per_class_") as tmp:
                 _write_folder(Path(tmp), folder)
+                before = sorted(path.relative_to(tmp) for path in Path(tmp).rglob("*"))
                 counts = count_per_class(tmp if as_text else Path(tmp))
+                if sorted(path.relative_to(tmp) for path in Path(tmp).rglob("*")) != before:
+                    raise Wrong("`count_per_class` added, moved or deleted files in the folder it was given. Only "
+                                "look: counting must leave the dataset as it was.")
                 if counts is None:
                     raise Wrong("`count_per_class` returned None: did you forget the `return`?")
                 self._compare(counts, expected)
@@ -191,6 +195,10 @@ class ClassBalance(Question):
         if expected == _COUNTS_A and values["dog"] < expected["dog"]:
             raise Wrong("Some images aren't PNGs: `.jpg` and `.jpeg` files are images too (photos usually are "
                         "JPEGs).")
+        if expected == _COUNTS_B and values["pizza"] < expected["pizza"]:
+            raise Wrong("Some images weren't counted: ImageFolder reads more image formats than PNG and JPEG, "
+                        "`.bmp`, `.webp` and `.tif` among them: the list is "
+                        "`torchvision.datasets.folder.IMG_EXTENSIONS`.")
         if expected == _COUNTS_A and values["emu"] < expected["emu"]:
             raise Wrong("Some images weren't counted: an extension can be in upper case (`.JPG`), and `.jpeg` "
                         "is as much an image as `.jpg`.")

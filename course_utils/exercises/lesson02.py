@@ -8,19 +8,26 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_utils.exercises import (
     NumberQuestion,
     Question,
+    Unchanged,
     Wrong,
+    call_for_gradients,
     expect_callable,
     expect_class,
     expect_close,
+    expect_gradients,
     expect_tensor,
     explain_class_token_cat,
+    fixed_size,
     randn,
+    seeded,
 )
+from course_utils.vit import PatchEmbedding
 
 LESSON = "02_patch_embedding"
 
@@ -40,12 +47,14 @@ class Patchify(Question):
 
     def _check(self, patchify: Any) -> None:
         expect_callable(patchify, "patchify")
-        # Non-square images and several patch sizes: hard-coded sizes and swapped H/W show up.
+        # Non-square images, several patch sizes and channel counts, a batch of one: hard-coded sizes and
+        # swapped H/W show up.
         for (batch, channels, height, width, patch_size), seed in zip(
-                [(2, 3, 16, 24, 8), (3, 1, 12, 8, 4)], [0, 1], strict=True):
+                [(2, 3, 16, 24, 8), (3, 1, 12, 8, 4), (1, 2, 8, 20, 4)], [0, 1, 2], strict=True):
             images = randn(batch, channels, height, width, seed=seed)
-            with torch.no_grad():
-                out = expect_tensor(patchify(images.clone(), patch_size), "`patchify` returned")
+            inputs = Unchanged(images=images)
+            out = expect_tensor(patchify(images, patch_size), "`patchify` returned")
+            inputs.expect("patchify")
             self._check_shape(out, images, patch_size)
             grid = _patch_grid(images, patch_size)  # (B, C, H/P, W/P, P, P)
             shape = out.shape
@@ -79,6 +88,11 @@ class Patchify(Question):
                           "`view`) before the right `permute` mixes up the numbers; check the order of the "
                           "dimensions at each step with `.shape`.",
             )
+            # x_p feeds the trainable projection E: the gradient must flow back through it.
+            leaf = images.clone().requires_grad_()
+            out = call_for_gradients(patchify, "The output of `patchify`", leaf, patch_size)
+            expected = _patch_grid(leaf, patch_size).permute(0, 2, 3, 4, 5, 1).reshape(shape)
+            expect_gradients(out, expected, {"images": leaf}, "The output of `patchify`")
 
     @staticmethod
     def _check_shape(out: torch.Tensor, images: torch.Tensor, patch_size: int) -> None:
@@ -180,50 +194,103 @@ class Eq1Module(Question):
 
     def _check(self, Eq1Embedding: Any) -> None:
         expect_class(Eq1Embedding, "Eq1Embedding")
-        configs = [  # (batch, in_channels, img_size, patch_size, embedding_dim): ViT-B/16, then small
-            (2, 3, 224, 16, 768),
-            (3, 1, 12, 4, 8),
+        configs = [  # (batches, in_channels, img_size, patch_size, embedding_dim): ViT-B/16, then small
+            ((2, 1), 3, 224, 16, 768),
+            ((3, 5), 1, 12, 4, 8),
         ]
-        for seed, (batch, channels, img_size, patch_size, dim) in enumerate(configs):
-            num_patches = (img_size // patch_size) ** 2
+        for seed, (batches, channels, img_size, patch_size, dim) in enumerate(configs):
             module = Eq1Embedding(img_size=img_size, in_channels=channels, patch_size=patch_size,
                                   embedding_dim=dim)
             about = f"(for img_size={img_size}, patch_size={patch_size}, embedding_dim={dim})"
-            for attribute in ("patch_embedding", "class_embedding", "position_embedding"):
-                if not hasattr(module, attribute):
-                    what = {"patch_embedding": "the patch embedding (a PatchEmbedding)",
-                            "class_embedding": "the learnable class token x_class (Eq 1 prepends it)",
-                            "position_embedding": "the learnable position embedding E_pos"}[attribute]
-                    raise Wrong(f"Your module has no `self.{attribute}`: it should hold {what}.")
-            class_embedding, position_embedding = module.class_embedding, module.position_embedding
-            for attribute, value in [("class_embedding", class_embedding),
-                                     ("position_embedding", position_embedding)]:
-                if not isinstance(value, nn.Parameter):
-                    raise Wrong(f"`self.{attribute}` should be an `nn.Parameter`, so that it is learned "
-                                f"(a plain tensor is not in `.parameters()`, and the optimiser never "
-                                f"updates it).")
-            if tuple(class_embedding.shape) != (1, 1, dim):
-                raise Wrong(f"`self.class_embedding` has shape {tuple(class_embedding.shape)} {about}; "
-                            f"the class token is one D-vector, shape (1, 1, D).")
-            if tuple(position_embedding.shape) == (1, num_patches, dim):
-                raise Wrong(f"`self.position_embedding` has {num_patches} rows, one per patch {about}. The "
-                            f"class token needs its own position too: E_pos has N + 1 rows.")
-            if tuple(position_embedding.shape) != (1, num_patches + 1, dim):
-                raise Wrong(f"`self.position_embedding` has shape {tuple(position_embedding.shape)} {about}; "
-                            f"E_pos has one D-vector per token: (1, N + 1, D).")
-
-            module.eval()
-            images = randn(batch, channels, img_size, img_size, seed=seed)
+            class_embedding, position_embedding = self._check_attributes(module, img_size, patch_size, dim, about)
+            # The checker's own values (every term visible), loaded into the learner's parameters; the expected
+            # output is computed from these values, never from the learner's modules.
+            weight = randn(dim, channels, patch_size, patch_size, seed=30 + seed) / patch_size / channels ** 0.5
+            bias, cls, pos = (randn(*shape, seed=s) for shape, s in [((dim,), 40 + seed), ((1, 1, dim), 10 + seed),
+                                                                      ((1, (img_size // patch_size) ** 2 + 1, dim), 20 + seed)])
             with torch.no_grad():
-                class_embedding.copy_(randn(1, 1, dim, seed=10 + seed))  # values that make every term visible
-                position_embedding.copy_(randn(1, num_patches + 1, dim, seed=20 + seed))
-                patches = expect_tensor(module.patch_embedding(images), "`self.patch_embedding(images)` returned")
-                if tuple(patches.shape) != (batch, num_patches, dim):
-                    raise Wrong(f"`self.patch_embedding(images)` returned shape {tuple(patches.shape)} {about}; "
-                                f"it should give the patch embeddings, (B, N, D). Use the `PatchEmbedding` "
-                                f"imported above.")
+                module.patch_embedding.patcher.weight.copy_(weight)
+                module.patch_embedding.patcher.bias.copy_(bias)
+                class_embedding.copy_(cls)
+                position_embedding.copy_(pos)
+            module.train()  # training mode: Eq 1 has no dropout, and eval() must not hide one
+            for batch in batches:  # two batch sizes through the same module
+                images = randn(batch, channels, img_size, img_size, seed=seed + batch)
+                patches = F.conv2d(images, weight, bias, stride=patch_size).flatten(2).transpose(1, 2)
+                out, again = self._run(module, images, seed), self._run(module, images, seed + 1)
+                if out.shape == again.shape and not torch.equal(out, again):
+                    raise Wrong("Your module gives a different output for the same images in training mode: it "
+                                "draws random numbers (a dropout?). Eq 1 itself has none, and the prompt asks for "
+                                "none (the ViT applies `embedding_dropout` after Eq 1).")
+                self._check_output(out, patches, cls, pos, about)
+            # z_0 feeds the encoder: gradients must reach the images and every parameter of Eq 1.
+            leaf = images.clone().requires_grad_()
+            out = call_for_gradients(module, "Your module's output", leaf)
+            conv = module.patch_embedding.patcher
+            patches = F.conv2d(leaf, conv.weight, conv.bias, stride=patch_size).flatten(2).transpose(1, 2)
+            expected = torch.cat([class_embedding.expand(batch, -1, -1), patches], dim=1) + position_embedding
+            expect_gradients(out, expected, {"images": leaf, "self.class_embedding": class_embedding,
+                                             "self.position_embedding": position_embedding,
+                                             "the weights of self.patch_embedding": conv.weight},
+                             "Your module's output")
+
+    @staticmethod
+    def _check_attributes(module: nn.Module, img_size: int, patch_size: int, dim: int,
+                          about: str) -> tuple[nn.Parameter, nn.Parameter]:
+        num_patches = (img_size // patch_size) ** 2
+        for attribute in ("patch_embedding", "class_embedding", "position_embedding"):
+            if not hasattr(module, attribute):
+                what = {"patch_embedding": "the patch embedding (a PatchEmbedding)",
+                        "class_embedding": "the learnable class token x_class (Eq 1 prepends it)",
+                        "position_embedding": "the learnable position embedding E_pos"}[attribute]
+                raise Wrong(f"Your module has no `self.{attribute}`: it should hold {what}.")
+        if not isinstance(module.patch_embedding, PatchEmbedding):
+            raise Wrong(f"`self.patch_embedding` is a {type(module.patch_embedding).__name__}. The prompt asks for "
+                        f"the `PatchEmbedding` imported above, which cuts the images into patches, projects and "
+                        f"flattens them; build it with the constructor's arguments.")
+        class_embedding, position_embedding = module.class_embedding, module.position_embedding
+        for attribute, value in [("class_embedding", class_embedding), ("position_embedding", position_embedding)]:
+            if not isinstance(value, nn.Parameter):
+                raise Wrong(f"`self.{attribute}` should be an `nn.Parameter`, so that it is learned "
+                            f"(a plain tensor is not in `.parameters()`, and the optimiser never "
+                            f"updates it).")
+        cls_shape, pos_shape = tuple(class_embedding.shape), tuple(position_embedding.shape)
+        if len(cls_shape) == 3 and cls_shape[1:] == (1, dim) and cls_shape[0] != 1:
+            raise Wrong(f"`self.class_embedding` has shape {cls_shape}: a batch dimension of {cls_shape[0]}. The "
+                        f"class token is one learned D-vector, the same for every image: (1, 1, D). Expand (or "
+                        f"repeat) it to the batch in `forward`, where the batch size is known.")
+        if cls_shape != (1, 1, dim):
+            raise Wrong(f"`self.class_embedding` has shape {cls_shape} {about}; "
+                        f"the class token is one D-vector, shape (1, 1, D).")
+        if len(pos_shape) == 3 and pos_shape[1:] == (num_patches + 1, dim) and pos_shape[0] != 1:
+            raise Wrong(f"`self.position_embedding` has shape {pos_shape}: a batch dimension of {pos_shape[0]}. "
+                        f"E_pos is one set of N + 1 position vectors shared by every image: its first dimension "
+                        f"is 1, and broadcasting adds it to each image of a batch of any size. Made for a batch of "
+                        f"{pos_shape[0]}, it breaks on another batch size, and it would learn separate positions "
+                        f"for each slot of the batch.")
+        if pos_shape == (1, num_patches, dim):
+            raise Wrong(f"`self.position_embedding` has {num_patches} rows, one per patch {about}. The "
+                        f"class token needs its own position too: E_pos has N + 1 rows.")
+        if pos_shape != (1, num_patches + 1, dim):
+            raise Wrong(f"`self.position_embedding` has shape {pos_shape} {about}; "
+                        f"E_pos has one D-vector per token: (1, N + 1, D).")
+        return class_embedding, position_embedding
+
+    @staticmethod
+    def _run(module: nn.Module, images: torch.Tensor, seed: int) -> torch.Tensor:
+        inputs = Unchanged(images=images)
+        try:
+            with seeded(seed):
                 out = expect_tensor(module(images), "Your module returned")
-            self._check_output(out, patches, class_embedding.detach(), position_embedding.detach(), about)
+        except RuntimeError as error:
+            if (size := fixed_size(error, images.shape[0])) is not None:
+                raise Wrong(f"Your module fails on a batch of {images.shape[0]} images: a size in it is fixed at "
+                            f"{size}. The batch size comes with the input: expand (or repeat) the class token to "
+                            f"the batch of the images it joins, and keep the batch dimension out of the "
+                            f"parameters.") from None
+            raise
+        inputs.expect("Your module")
+        return out
 
     @staticmethod
     def _check_output(out: torch.Tensor, patches: torch.Tensor, class_embedding: torch.Tensor,

@@ -14,11 +14,15 @@ import torch
 from course_utils.exercises import (
     NumberQuestion,
     Question,
+    Unchanged,
     Wrong,
+    call_for_gradients,
     expect_callable,
     expect_close,
+    expect_gradients,
     expect_tensor,
     randn,
+    refusing,
 )
 
 LESSON = "03_multihead_self_attention"
@@ -65,6 +69,36 @@ def _explain_matmul_error(error: Exception) -> str | None:
     return None
 
 
+def _reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q kᵀ / √D_h) v, masked where ``mask`` is False: the checker's own, for any leading dimensions."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(dim=-1) @ v
+
+
+def _run(function: Any, name: str, tensors: dict[str, torch.Tensor], *extra: Any) -> torch.Tensor:
+    """The learner's attention on the caller's own tensors (which it must leave alone), with the PyTorch kernel
+    the prompt forbids refused; then the same on inputs that require grad, whose gradients must be right."""
+    refused = (f"`{name}` should compute attention itself; it called `F.scaled_dot_product_attention`, the "
+               f"PyTorch kernel the checker compares it with. Use `@` and `softmax`.")
+    inputs = Unchanged(**tensors)
+    with refusing(torch.nn.functional, "scaled_dot_product_attention", refused):
+        out = expect_tensor(function(*tensors.values(), *extra), f"`{name}` returned")
+    inputs.expect(name)
+    return out
+
+
+def _check_gradients(function: Any, name: str, tensors: dict[str, torch.Tensor], *extra: Any,
+                     mask: torch.Tensor | None = None) -> None:
+    leaves = {key: value.clone().requires_grad_() for key, value in tensors.items() if key != "mask"}
+    refused = f"`{name}` should compute attention itself, not call `F.scaled_dot_product_attention`."
+    with refusing(torch.nn.functional, "scaled_dot_product_attention", refused):
+        args = [leaves.get(key, value) for key, value in tensors.items()]
+        out = call_for_gradients(function, f"The output of `{name}`", *args, *extra)
+    expect_gradients(out, _reference(*leaves.values(), mask=mask), leaves, f"The output of `{name}`")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # q1: scaled dot-product attention
 # ---------------------------------------------------------------------------------------------------------
@@ -78,18 +112,18 @@ class ScaledDotProductAttention(Question):
 
     def _check(self, attention: Any) -> None:
         expect_callable(attention, self.answer_name)
-        # (B, heads, T, D_h) and (B, T, D_h); T != D_h, so returning A (T x T) and scaling by √T show up.
-        for seed, shape in enumerate([(2, 3, 5, 8), (4, 7, 16)]):
+        # (B, heads, T, D_h), (B, T, D_h) and (T, D_h); T != D_h, so returning A (T x T) and scaling by √T show up.
+        for seed, shape in enumerate([(2, 3, 5, 8), (4, 7, 16), (6, 4)]):
             q, k, v = (randn(*shape, seed=3 * seed + i) for i in range(3))
-            with torch.no_grad():
-                out = expect_tensor(attention(q.clone(), k.clone(), v.clone()),
-                                    "`scaled_dot_product_attention` returned")
+            tensors = {"q": q, "k": k, "v": v}
+            out = _run(attention, self.answer_name, tensors)
             _check_attention_shape(out, q, "`scaled_dot_product_attention`")
             scores = q @ k.transpose(-2, -1)
-            expect_close(out, torch.nn.functional.scaled_dot_product_attention(q, k, v),
+            expect_close(out, _reference(q, k, v),
                          mistakes=_attention_diagnoses(q, k, v, scores),
                          otherwise="Your output has the right shape, but not the values of softmax(q kᵀ / √D_h) v. "
                                    "Build it up one step at a time and check each step's shape.")
+            _check_gradients(attention, self.answer_name, tensors)
 
 
 def _check_attention_shape(out: torch.Tensor, q: torch.Tensor, name: str) -> None:
@@ -131,14 +165,14 @@ class MaskedAttention(Question):
     def _check(self, masked_attention: Any) -> None:
         expect_callable(masked_attention, self.answer_name)
         causal = torch.ones(6, 6, dtype=torch.bool).tril()  # a (T, T) mask broadcast over (B, heads)
-        cases = [((2, 2, 6, 8), causal), ((3, 5, 4), _test_mask(3, 5, seed=7))]  # and a (B, T, T) one
+        per_image = _test_mask(2, 5, seed=11)[:, None]  # a (B, 1, T, T) mask broadcast over the heads
+        cases = [((2, 2, 6, 8), causal), ((3, 5, 4), _test_mask(3, 5, seed=7)), ((2, 3, 5, 4), per_image)]
         for seed, (shape, mask) in enumerate(cases):
             q, k, v = (randn(*shape, seed=10 + 3 * seed + i) for i in range(3))
-            with torch.no_grad():
-                out = expect_tensor(masked_attention(q.clone(), k.clone(), v.clone(), mask.clone()),
-                                    "`masked_attention` returned")
+            tensors = {"q": q, "k": k, "v": v, "mask": mask}
+            out = _run(masked_attention, self.answer_name, tensors)
             _check_attention_shape(out, q, "`masked_attention`")
-            reference = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            reference = _reference(q, k, v, mask)
             scores = q @ k.transpose(-2, -1)
             scaled = scores / math.sqrt(q.shape[-1])
             inf = float("-inf")
@@ -168,6 +202,7 @@ class MaskedAttention(Question):
                 otherwise="Your output has the right shape, but not the values of masked attention. Compute "
                           "the scaled scores, hide the masked ones, then softmax and multiply by v.",
             )
+            _check_gradients(masked_attention, self.answer_name, tensors, mask=mask)
 
 
 q2 = MaskedAttention()
@@ -183,11 +218,12 @@ class SplitHeads(Question):
 
     def _check(self, split_heads: Any) -> None:
         expect_callable(split_heads, self.answer_name)
-        for seed, (batch, tokens, dim, heads) in enumerate([(2, 5, 24, 3), (1, 3, 32, 4)]):
+        for seed, (batch, tokens, dim, heads) in enumerate([(2, 5, 24, 3), (1, 3, 32, 4), (3, 4, 12, 6)]):
             x = randn(batch, tokens, dim, seed=seed)
             d_h = dim // heads
-            with torch.no_grad():
-                out = expect_tensor(split_heads(x.clone(), heads), "`split_heads` returned")
+            inputs = Unchanged(x=x)
+            out = expect_tensor(split_heads(x, heads), "`split_heads` returned")
+            inputs.expect(self.answer_name)
             about = f"for x of shape {tuple(x.shape)} and num_heads={heads}"
             got, expected = tuple(out.shape), (batch, heads, tokens, d_h)
             if got == (batch, tokens, heads, d_h):
@@ -212,6 +248,10 @@ class SplitHeads(Question):
                 otherwise="Your output has the right shape, but head h does not hold features h·D_h … "
                           "(h+1)·D_h − 1 of every token. Check with `out[0, 0, 0]` against `x[0, 0, :D_h]`.",
             )
+            leaf = x.clone().requires_grad_()
+            out = call_for_gradients(split_heads, "The output of `split_heads`", leaf, heads)
+            expect_gradients(out, leaf.reshape(batch, tokens, heads, d_h).transpose(1, 2), {"x": leaf},
+                             "The output of `split_heads`")
 
 
 q3 = SplitHeads()

@@ -1,7 +1,7 @@
 """Exercises of lesson 04, Equation 3: the MLP block and the encoder block (see ``course_utils.exercises``).
 
 q1 the MLP block as a function of its weights · q2 the pre-norm encoder block from its pieces · q3 parameters
-of one ViT-L block · q4 a post-norm block, for comparison
+of one ViT-L block · q4 a post-norm block, for comparison · q5 ViT's block from nn.TransformerEncoderLayer
 """
 
 from __future__ import annotations
@@ -16,13 +16,18 @@ from torch import nn
 from course_utils.exercises import (
     NumberQuestion,
     Question,
+    Unchanged,
     Wrong,
+    call_for_gradients,
     expect_callable,
     expect_class,
     expect_close,
+    expect_gradients,
     expect_tensor,
     perturb_,
     randn,
+    recorded_inputs,
+    seeded,
 )
 from course_utils.vit import MLPBlock, TransformerEncoderBlock
 
@@ -80,17 +85,18 @@ class MLPFunction(Question):
 
     def _check(self, mlp_block: Any) -> None:
         expect_callable(mlp_block, self.answer_name)
-        # Small tokens first (there eps matters), then ViT-B size with ordinary tokens.
-        for seed, (dim, hidden, scale) in enumerate([(8, 32, 0.01), (768, 3072, 1.0)]):
+        # Small tokens first (there eps matters), then ViT-B size with ordinary tokens; other batch shapes.
+        for seed, (batch, tokens, dim, hidden, scale) in enumerate([(2, 5, 8, 32, 0.01), (3, 4, 768, 3072, 1.0)]):
             block = perturb_(MLPBlock(dim, hidden, dropout=0.0), seed=100 * seed).eval()
-            x = scale * randn(2, 5, dim, seed=seed) + scale * 0.5
-            with torch.no_grad():
-                self._check_case(mlp_block, block, x)
+            x = scale * randn(batch, tokens, dim, seed=seed) + scale * 0.5
+            self._check_case(mlp_block, block, x)
 
     @staticmethod
     def _check_case(mlp_block: Any, block: nn.Module, x: torch.Tensor) -> None:
         params = {key: value.detach().clone() for key, value in block.state_dict().items()}
-        out = expect_tensor(mlp_block(x.clone(), {k: v.clone() for k, v in params.items()}), "`mlp_block` returned")
+        inputs = Unchanged(x=x, params=params)  # the caller's own tensors: the function must leave them alone
+        out = expect_tensor(mlp_block(x, params), "`mlp_block` returned")
+        inputs.expect("mlp_block")
         hidden = params["mlp.0.weight"].shape[0]
         about = f"for x of shape {tuple(x.shape)} and an MLP size of {hidden}"
         if out.shape != x.shape:
@@ -98,9 +104,11 @@ class MLPFunction(Question):
                      "back to width D." if out.shape[-1] == hidden else "")
             raise Wrong(f"`mlp_block` returned shape {tuple(out.shape)} {about}; the MLP block keeps the "
                         f"shape of its input, (B, N, D).{extra}")
+        with torch.no_grad():
+            expected = block(x)
         p = params
         expect_close(
-            out, block(x), atol=_ATOL, rtol=_RTOL,
+            out, expected, atol=_ATOL, rtol=_RTOL,
             mistakes=[
                 (lambda: _mlp(x, p, act=F.relu),
                  "Your MLP uses ReLU. ViT's MLP has \"two layers with a GELU non-linearity\" (§3.1)."),
@@ -136,6 +144,12 @@ class MLPFunction(Question):
                       "LayerNorm (γ, β, eps), Linear, GELU, Linear, and compare each step with the "
                       "lesson's `MLPBlockByHand`.",
         )
+        # In training, gradients flow back through the block to the tokens and to every weight.
+        leaf_x = x.clone().requires_grad_()
+        leaves = {key: value.clone().requires_grad_() for key, value in params.items()}
+        out = call_for_gradients(mlp_block, "The output of `mlp_block`", leaf_x, leaves)
+        expect_gradients(out, _mlp(leaf_x, leaves), {"x": leaf_x, **{f"params[{k!r}]": v for k, v in leaves.items()}},
+                         "The output of `mlp_block`")
 
 q1 = MLPFunction()
 
@@ -174,19 +188,38 @@ class PreNormBlock(Question):
     def _check(self, encoder_block: Any) -> None:
         expect_callable(encoder_block, self.answer_name)
         for seed, (batch, tokens, dim, heads, hidden) in enumerate([(2, 5, 16, 4, 64), (1, 7, 24, 3, 48)]):
-            block = _perturbed_block(dim, heads, hidden, seed=200 + 100 * seed)
+            block = _perturbed_block(dim, heads, hidden, seed=200 + 100 * seed).train()  # mode as in training
             z = 2 * randn(batch, tokens, dim, seed=seed) + 1
-            with torch.no_grad():
-                self._check_case(encoder_block, block, z)
+            self._check_case(encoder_block, block, z)
 
     @staticmethod
     def _check_case(encoder_block: Any, block: TransformerEncoderBlock, z: torch.Tensor) -> None:
         ln1, msa, ln2, mlp = _pieces(block)
-        out = expect_tensor(encoder_block(z.clone(), ln1, msa, ln2, mlp), "`encoder_block` returned")
+        inputs = Unchanged(z=z, ln1=ln1, msa=msa, ln2=ln2, mlp=mlp)
+        with seeded(0):
+            out = expect_tensor(encoder_block(z, ln1, msa, ln2, mlp), "`encoder_block` returned")
+        inputs.expect("encoder_block")
         if out.shape != z.shape:
             raise Wrong(f"`encoder_block` returned shape {tuple(out.shape)} for z of shape "
                         f"{tuple(z.shape)}; an encoder layer keeps the shape of its input, (B, N, D), so "
                         f"that L of them can be stacked.")
+        with seeded(1):
+            again = encoder_block(z, ln1, msa, ln2, mlp)
+        if isinstance(again, torch.Tensor) and again.shape == out.shape and not torch.equal(again, out):
+            raise Wrong("`encoder_block` gives a different output for the same input: it adds randomness (a "
+                        "dropout?). The block adds none of its own: Appendix B.1's dropout sits after the dense "
+                        "layers, and those are inside `msa` and `mlp` already.")
+        with torch.no_grad():
+            PreNormBlock._diagnose(out, block, z, ln1, msa, ln2, mlp)
+        leaf = z.clone().requires_grad_()
+        out = call_for_gradients(encoder_block, "The output of `encoder_block`", leaf, ln1, msa, ln2, mlp)
+        weights = {"ln1.weight": ln1.weight, "msa.qkv.weight": msa.qkv.weight, "ln2.weight": ln2.weight,
+                   "mlp[0].weight": mlp[0].weight}
+        expect_gradients(out, block(leaf), {"z": leaf, **weights}, "The output of `encoder_block`")
+
+    @staticmethod
+    def _diagnose(out: torch.Tensor, block: TransformerEncoderBlock, z: torch.Tensor, ln1: nn.Module,
+                  msa: nn.Module, ln2: nn.Module, mlp: nn.Module) -> None:
         z1 = msa(ln1(z)) + z
         expect_close(
             out, block(z), atol=_ATOL, rtol=_RTOL,
@@ -274,9 +307,11 @@ class PostNorm(Question):
         if not issubclass(PostNormBlock, TransformerEncoderBlock):
             raise Wrong("`PostNormBlock` should be a subclass of `TransformerEncoderBlock` (as in the stub), so "
                         "that it has the same layers and parameter names and a ViT block's weights load into it.")
-        for seed, (batch, tokens, dim, heads, hidden) in enumerate([(2, 5, 16, 4, 64), (1, 6, 12, 2, 24)]):
-            reference = _perturbed_block(dim, heads, hidden, seed=400 + 100 * seed)
-            block = PostNormBlock(dim, heads, hidden, mlp_dropout=0.0)
+        cases = [(2, 5, 16, 4, 64, 0.0), (1, 6, 12, 2, 24, 0.0), (3, 4, 12, 3, 36, 0.2)]
+        for seed, (batch, tokens, dim, heads, hidden, dropout) in enumerate(cases):
+            reference = TransformerEncoderBlock(dim, heads, hidden, mlp_dropout=dropout, attn_dropout=0.0)
+            perturb_(reference, seed=400 + 100 * seed)
+            block = PostNormBlock(dim, heads, hidden, mlp_dropout=dropout)
             try:
                 block.load_state_dict(reference.state_dict())
             except RuntimeError:
@@ -284,20 +319,63 @@ class PostNorm(Question):
                             "the parent's layers (override `forward` only, don't add or replace layers in "
                             "`__init__`).") from None
             z = 2 * randn(batch, tokens, dim, seed=seed) + 1
-            with torch.no_grad():
-                self._check_case(block.eval(), reference, z)
+            if dropout:
+                self._check_training(block, reference, z)
+            else:
+                self._check_case(block.eval(), reference.eval(), z)
 
     @staticmethod
     def _check_case(block: nn.Module, reference: TransformerEncoderBlock, z: torch.Tensor) -> None:
         ln1, msa, ln2, mlp = _pieces(reference)
-        out = expect_tensor(block(z.clone()), "Your block returned")
+        inputs = Unchanged(x=z)
+        with recorded_inputs(block.msa_block.layer_norm) as first, recorded_inputs(block.mlp_block.layer_norm) as second:
+            out = expect_tensor(block(z), "Your block returned")
+        inputs.expect("PostNormBlock.forward")
         if out.shape != z.shape:
             raise Wrong(f"Your block returned shape {tuple(out.shape)} for tokens of shape "
                         f"{tuple(z.shape)}; an encoder layer keeps the shape of its input, (B, N, D).")
-        pre_norm = reference(z)
-        expected = _post_norm(z, ln1, msa, ln2, mlp)
-        if torch.allclose(expected, pre_norm, atol=1e-3):  # never: the difference this exercise is about
-            raise RuntimeError("lesson04.q4: post-norm and pre-norm agree on the test input")
+        with torch.no_grad():
+            pre_norm = reference(z)
+            expected = _post_norm(z, ln1, msa, ln2, mlp)
+            if torch.allclose(expected, pre_norm, atol=1e-3):  # never: the difference this exercise is about
+                raise RuntimeError("lesson04.q4: post-norm and pre-norm agree on the test input")
+            PostNorm._diagnose(out, expected, pre_norm, z, ln1, msa, ln2, mlp)
+            # A LayerNorm hides a scale error in its input (LN(c·v) = LN(v)): compare what is normalised.
+            z1 = z + msa(z)
+            sums = [("the attention sub-layer's", first, z1), ("the MLP sub-layer's", second, ln1(z1) + mlp(ln1(z1)))]
+            for what, recorded, value in sums:
+                if len(recorded) == 1 and not torch.allclose(recorded[0], value, atol=1e-4, rtol=1e-4):
+                    ratio = float((recorded[0] * value).sum() / (value * value).sum())
+                    raise Wrong(f"Your output is right only because a LayerNorm hides a factor: what {what} "
+                                f"LayerNorm normalises is about {ratio:.3g} × (x + Sublayer(x)), not the residual "
+                                f"sum itself. LayerNorm(c·v) = LayerNorm(v), so the factor vanishes from this "
+                                f"block's output, but it is still an error (and elsewhere, before a residual add, "
+                                f"it would show). Normalise exactly x + Sublayer(x).")
+        leaf = z.clone().requires_grad_()
+        out = call_for_gradients(block, "Your block's output", leaf)
+        expect_gradients(out, _post_norm(leaf, ln1, msa, ln2, mlp), {"x": leaf}, "Your block's output",
+                         reached=dict(block.named_parameters()))
+
+    @staticmethod
+    def _check_training(block: nn.Module, reference: TransformerEncoderBlock, z: torch.Tensor) -> None:
+        """With dropout on: the same seed gives the learner's block and the reference the same masks."""
+        ln1, msa, ln2, mlp = _pieces(reference.train())
+        block.train()
+        inputs = Unchanged(x=z)
+        with seeded(7):
+            out = expect_tensor(block(z), "Your block returned")
+        inputs.expect("PostNormBlock.forward")
+        with torch.no_grad(), seeded(7):
+            expected = _post_norm(z, ln1, msa, ln2, mlp)
+        expect_close(out, expected, atol=_ATOL, rtol=_RTOL,
+                     otherwise="Your block is right in eval mode, but not in training mode with the same random "
+                               "seed: its dropout is not where the block's is. Keep the dropout that "
+                               "`multihead_attn` and `mlp` hold (after their dense layers, as in Appendix B.1) "
+                               "and add none: call each sub-layer once.")
+
+    @staticmethod
+    def _diagnose(out: torch.Tensor, expected: torch.Tensor, pre_norm: torch.Tensor, z: torch.Tensor,
+                  ln1: nn.Module, msa: nn.Module, ln2: nn.Module, mlp: nn.Module) -> None:
         expect_close(
             out, expected, atol=_ATOL, rtol=_RTOL,
             mistakes=[
@@ -326,4 +404,173 @@ class PostNorm(Question):
                       "sub-layers in turn. Check which LayerNorm goes with which sub-layer.",
         )
 
+
 q4 = PostNorm()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# q5: ViT's block from PyTorch's nn.TransformerEncoderLayer
+# ---------------------------------------------------------------------------------------------------------
+
+_TO_TORCH = {  # TransformerEncoderBlock's state-dict keys -> nn.TransformerEncoderLayer's
+    "msa_block.layer_norm.weight": "norm1.weight",
+    "msa_block.layer_norm.bias": "norm1.bias",
+    "msa_block.multihead_attn.qkv.weight": "self_attn.in_proj_weight",
+    "msa_block.multihead_attn.qkv.bias": "self_attn.in_proj_bias",
+    "msa_block.multihead_attn.proj.weight": "self_attn.out_proj.weight",
+    "msa_block.multihead_attn.proj.bias": "self_attn.out_proj.bias",
+    "mlp_block.layer_norm.weight": "norm2.weight",
+    "mlp_block.layer_norm.bias": "norm2.bias",
+    "mlp_block.mlp.0.weight": "linear1.weight",
+    "mlp_block.mlp.0.bias": "linear1.bias",
+    "mlp_block.mlp.3.weight": "linear2.weight",
+    "mlp_block.mlp.3.bias": "linear2.bias",
+}
+
+
+def _block_variant(z: torch.Tensor, block: TransformerEncoderBlock, *, post_norm: bool = False,
+                   act: Callable[[torch.Tensor], torch.Tensor] = F.gelu, eps: float = 1e-6) -> torch.Tensor:
+    """The block (no dropout) with the typical configuration slips of nn.TransformerEncoderLayer."""
+    sd = block.state_dict()
+    msa = block.msa_block.multihead_attn
+
+    def ln(x: torch.Tensor, prefix: str) -> torch.Tensor:
+        return F.layer_norm(x, x.shape[-1:], sd[f"{prefix}.weight"], sd[f"{prefix}.bias"], eps=eps)
+
+    def mlp(x: torch.Tensor) -> torch.Tensor:
+        x = act(F.linear(x, sd["mlp_block.mlp.0.weight"], sd["mlp_block.mlp.0.bias"]))
+        return F.linear(x, sd["mlp_block.mlp.3.weight"], sd["mlp_block.mlp.3.bias"])
+
+    ln1, ln2 = "msa_block.layer_norm", "mlp_block.layer_norm"
+    if post_norm:
+        z = ln(z + msa(z), ln1)
+        return ln(z + mlp(z), ln2)
+    z = z + msa(ln(z, ln1))
+    return z + mlp(ln(z, ln2))
+
+
+class TorchEncoderLayer(Question):
+    name = "q5"
+    answer_name = "vit_encoder_layer"
+
+    def _explain_error(self, error: Exception) -> str | None:
+        if isinstance(error, TypeError) and "argument" in str(error):
+            return ("Keep the stub's signature, vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout), "
+                    "and look up `nn.TransformerEncoderLayer`'s own argument names with "
+                    "`help(nn.TransformerEncoderLayer)`.")
+        return None
+
+    def _check(self, vit_encoder_layer: Any) -> None:
+        expect_callable(vit_encoder_layer, self.answer_name)
+        # B != N, small tokens in one case (there eps shows), dropout on in two (looked at in training mode).
+        cases = [(2, 5, 16, 4, 48, 0.0, 0.01), (3, 4, 24, 3, 40, 0.2, 1.0), (1, 6, 12, 2, 24, 0.1, 1.0)]
+        for seed, (batch, tokens, dim, heads, hidden, dropout, scale) in enumerate(cases):
+            layer = vit_encoder_layer(dim, heads, hidden, dropout)
+            if layer is None:
+                raise Wrong("`vit_encoder_layer` returned None: did you forget the `return`?")
+            if not isinstance(layer, nn.TransformerEncoderLayer):
+                raise Wrong(f"`vit_encoder_layer` returned a {type(layer).__name__}. The exercise is to configure "
+                            f"PyTorch's own `nn.TransformerEncoderLayer`: return the layer itself, not a module "
+                            f"around it or a block of your own.")
+            block = perturb_(TransformerEncoderBlock(dim, heads, hidden, mlp_dropout=dropout, attn_dropout=0.0),
+                             seed=500 + 100 * seed)
+            self._load(layer, block, hidden, dim)
+            z = scale * (2 * randn(batch, tokens, dim, seed=seed) + 1)
+            self._check_values(layer.eval(), block.eval(), z)
+            self._check_training(layer.train(), block.train(), z, dropout)
+
+    @staticmethod
+    def _load(layer: nn.TransformerEncoderLayer, block: TransformerEncoderBlock, hidden: int, dim: int) -> None:
+        if layer.linear1.out_features != hidden:
+            raise Wrong(f"Your layer's MLP is {layer.linear1.out_features} wide, but the `mlp_size` argument was "
+                        f"{hidden}. (`nn.TransformerEncoderLayer`'s `dim_feedforward` defaults to 2048.)")
+        if layer.self_attn.embed_dim != dim or layer.self_attn.num_heads != block.msa_block.multihead_attn.num_heads:
+            raise Wrong(f"Your layer has width {layer.self_attn.embed_dim} and {layer.self_attn.num_heads} heads; "
+                        f"use the `embedding_dim` and `num_heads` arguments.")
+        state = {_TO_TORCH[key]: value for key, value in block.state_dict().items()}
+        try:
+            layer.load_state_dict(state)
+        except RuntimeError:
+            raise Wrong("The block's weights don't load into your layer: it should have exactly the layers of "
+                        "`nn.TransformerEncoderLayer` (LayerNorms with scale and shift, Linear layers with "
+                        "biases).") from None
+
+    @staticmethod
+    def _check_values(layer: nn.TransformerEncoderLayer, block: TransformerEncoderBlock, z: torch.Tensor) -> None:
+        inputs = Unchanged(z=z)
+        out = expect_tensor(layer(z), "Your layer returned")
+        inputs.expect("Your layer")
+        if out.shape != z.shape:
+            raise Wrong(f"Your layer returned shape {tuple(out.shape)} for tokens of shape {tuple(z.shape)}.")
+        with torch.no_grad():
+            expected = block(z)
+
+            def swap(f: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], torch.Tensor]:
+                return lambda: f(z.transpose(0, 1)).transpose(0, 1)
+
+            sequence_first = ("Your layer reads its input as (N, B, D), sequence first: `batch_first=False` is "
+                              "`nn.TransformerEncoderLayer`'s default. Given ViT's (B, N, D) tokens, it attends "
+                              "across the images of the batch instead of across the tokens of each image.")
+            post_norm = ("Your layer is post-norm, LN(x + Sublayer(x)): `norm_first=False` is "
+                         "`nn.TransformerEncoderLayer`'s default, the original Transformer's arrangement. ViT is "
+                         "pre-norm, x + Sublayer(LN(x)), Eq 2 and 3.")
+            expect_close(
+                out, expected, atol=_ATOL, rtol=_RTOL,
+                mistakes=[
+                    (swap(block), sequence_first),
+                    (lambda: _block_variant(z, block, post_norm=True), post_norm),
+                    (swap(lambda x: _block_variant(x, block, post_norm=True)),
+                     f"{post_norm} And: {sequence_first}"),
+                    (lambda: _block_variant(z, block, act=F.relu),
+                     "Your layer's MLP uses ReLU, `nn.TransformerEncoderLayer`'s default activation. ViT's MLP "
+                     "has \"two layers with a GELU non-linearity\" (§3.1)."),
+                    (lambda: _block_variant(z, block, eps=1e-5),
+                     "Your LayerNorms use eps = 1e-5, PyTorch's default. ViT's use a smaller one, "
+                     "`course_utils.vit.LAYER_NORM_EPS`; on tokens of small magnitude, like some of the "
+                     "checker's, the difference shows."),
+                    (lambda: _block_variant(z, block, act=F.relu, post_norm=True),
+                     f"{post_norm} Its MLP also uses ReLU, the default activation; ViT's uses GELU."),
+                ],
+                otherwise="Your layer has the right shape, but does not compute ViT's block once the block's "
+                          "weights are loaded. Go through `nn.TransformerEncoderLayer`'s arguments one by one "
+                          "and compare each default with ViT.",
+            )
+        leaf = z.clone().requires_grad_()
+        out = call_for_gradients(layer, "Your layer's output", leaf)
+        expect_gradients(out, block(leaf), {"z": leaf}, "Your layer's output", reached=dict(layer.named_parameters()))
+
+    @staticmethod
+    def _check_training(layer: nn.TransformerEncoderLayer, block: TransformerEncoderBlock, z: torch.Tensor,
+                        dropout: float) -> None:
+        """Dropout where Appendix B.1 puts it. Inspected on the layer's modules: its masks cannot be compared
+        with the block's, since its attention output reaches dropout transposed in memory, and a dropout mask
+        is drawn in memory order. Without dropout, its training-mode output must be the block's."""
+        attention = float(layer.self_attn.dropout)
+        rates = {float(d.p) for d in (layer.dropout1, layer.dropout, layer.dropout2)}
+        if attention > 0:
+            raise Wrong(f"In training mode your layer also drops attention weights (with p = {attention:g}): "
+                        f"`nn.TransformerEncoderLayer`'s one `dropout` argument goes to its self-attention too. "
+                        f"Appendix B.1 applies dropout \"after every dense layer except for the qkv-projections "
+                        f"and directly after adding positional- to patch embeddings\": not to the attention "
+                        f"weights (the block's `attn_dropout=0.0`). Keep the rate for the dense layers, and switch "
+                        f"the attention's own dropout off once the layer is built.")
+        if rates != {dropout}:
+            raise Wrong(f"In training mode your layer drops with p = {', '.join(f'{r:g}' for r in sorted(rates))} "
+                        f"after its dense layers, but the `dropout` argument was {dropout:g}: pass it on.")
+        if dropout == 0:
+            with seeded(3):
+                out = layer(z)
+            with torch.no_grad():
+                expected = block(z)
+            if not _close_enough(out, expected):
+                raise Wrong("Your layer matches the block in eval mode, but not in training mode: something in it "
+                            "behaves differently while training. Build it from `nn.TransformerEncoderLayer`'s "
+                            "arguments alone, plus the attention's dropout.")
+
+
+def _close_enough(out: Any, expected: torch.Tensor) -> bool:
+    return isinstance(out, torch.Tensor) and out.shape == expected.shape and bool(
+        torch.allclose(out.detach().double(), expected.double(), atol=_ATOL, rtol=_RTOL))
+
+
+q5 = TorchEncoderLayer()

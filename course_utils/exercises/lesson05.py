@@ -13,38 +13,56 @@ import torch
 from course_utils.exercises import (
     NumberQuestion,
     Question,
+    Unchanged,
     Wrong,
     as_number,
+    call_for_gradients,
     expect_callable,
     expect_close,
+    expect_gradients,
     expect_tensor,
     explain_class_token_cat,
+    fixed_size,
     perturb_,
     randn,
+    recorded_inputs,
+    seeded,
 )
 from course_utils.vit import ViT
 
 LESSON = "05_vision_transformer"
 
-# N = 16 patches of width D = 24 (N != D, so averaging over the wrong dimension shows): every check is instant
+# Small ViTs whose checks are instant: N = 16 patches of width D = 24 (N != D, so averaging over the wrong
+# dimension shows), and another image size, patch count, width, depth and number of classes.
 _SMALL = dict(img_size=16, in_channels=3, patch_size=4, num_transformer_layers=2, embedding_dim=24, mlp_size=48,
               num_heads=2, num_classes=5)
+_OTHER = dict(img_size=24, in_channels=3, patch_size=8, num_transformer_layers=1, embedding_dim=16, mlp_size=40,
+              num_heads=4, num_classes=3)
+_CASES = [(_SMALL, 3), (_OTHER, 2), (_SMALL, 1)]  # (config, batch size)
+_DROPOUT = dict(mlp_dropout=0.1, embedding_dropout=0.1)  # the paper's; checked in training mode
 _ATOL, _RTOL = 1e-5, 1e-5
 
 
-def _perturbed_vit(seed: int, cls: type[ViT] = ViT) -> ViT:
-    """A small ViT in eval mode with every parameter random: a class token and LayerNorms that are far from
-    0 and the identity, so that leaving any step out changes the logits."""
-    return perturb_(cls(**_SMALL).eval(), seed, unscaled=("class_embedding", "position_embedding"))
+def _perturbed_vit(config: dict[str, int], seed: int, cls: type[ViT] = ViT) -> ViT:
+    """A small ViT with dropout, every parameter random: a class token and LayerNorms that are far from 0 and
+    the identity, so that leaving any step out changes the logits."""
+    return perturb_(cls(**config, **_DROPOUT), seed, unscaled=("class_embedding", "position_embedding"))
 
 
-def _inputs(seed: int, batch: int = 3) -> torch.Tensor:
-    return randn(batch, _SMALL["in_channels"], _SMALL["img_size"], _SMALL["img_size"], seed=seed)
+def _twin(model: ViT, config: dict[str, int]) -> ViT:
+    """The checker's own copy of ``model``: the same weights, a ViT whose forward is the reference."""
+    twin = ViT(**config, **_DROPOUT)
+    twin.load_state_dict(model.state_dict())
+    return twin
 
 
-def _check_logits_shape(out: torch.Tensor, x: torch.Tensor, name: str) -> None:
-    batch, classes, dim = x.shape[0], _SMALL["num_classes"], _SMALL["embedding_dim"]
-    tokens = (_SMALL["img_size"] // _SMALL["patch_size"]) ** 2 + 1
+def _inputs(config: dict[str, int], batch: int, seed: int) -> torch.Tensor:
+    return randn(batch, config["in_channels"], config["img_size"], config["img_size"], seed=seed)
+
+
+def _check_logits_shape(out: torch.Tensor, x: torch.Tensor, name: str, config: dict[str, int]) -> None:
+    batch, classes, dim = x.shape[0], config["num_classes"], config["embedding_dim"]
+    tokens = (config["img_size"] // config["patch_size"]) ** 2 + 1
     got = tuple(out.shape)
     about = f"for a batch of {batch} images and a model with {classes} classes"
     if got == (batch, classes):
@@ -70,6 +88,35 @@ def _explain_shape_error(error: Exception) -> str | None:
     return None
 
 
+def _run(function: Any, name: str, model: ViT, x: torch.Tensor, seed: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The learner's function on the caller's own model and images (which it must leave as they were), with
+    the RNG seeded; returns its output and what Eq 4's LayerNorm was called on."""
+    inputs = Unchanged(x=x, model=model)
+    try:
+        with recorded_inputs(model.classifier[0]) as normalised, seeded(seed):
+            out = expect_tensor(function(model, x), f"`{name}` returned")
+    except RuntimeError as error:
+        if (size := fixed_size(error, x.shape[0])) is not None:
+            raise Wrong(f"`{name}` fails on a batch of {x.shape[0]} images: a size in it is fixed at {size}. "
+                        f"The batch size comes with the input: expand (or repeat) the class token to "
+                        f"`x.shape[0]` images.") from None
+        raise
+    inputs.expect(name)
+    return out, normalised
+
+
+def _hidden_by_layer_norm(normalised: list[torch.Tensor], expected: torch.Tensor, what: str) -> None:
+    """Eq 4's LayerNorm hides a scale error in its input (LN(c·v) = LN(v)): compare what it was called on."""
+    if len(normalised) != 1 or normalised[0].shape != expected.shape:
+        return
+    got = normalised[0]
+    if not torch.allclose(got.double(), expected.double(), atol=1e-4, rtol=1e-4):
+        ratio = float((got * expected).sum() / (expected * expected).sum())
+        raise Wrong(f"Your logits are right only because Eq 4's LayerNorm hides a factor: what it normalises is "
+                    f"about {ratio:.3g} × {what}. LayerNorm(c·v) = LayerNorm(v), so the factor vanishes from the "
+                    f"logits, but it is an error all the same. Pass {what} itself to `model.classifier`.")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # q1: the forward pass from the pieces
 # ---------------------------------------------------------------------------------------------------------
@@ -92,6 +139,25 @@ class _NoShortcuts(ViT):
         raise Wrong(_SHORTCUT.format("model(x)"))
 
 
+_LN_PER_TOKEN = ("You apply Eq 4's LayerNorm to every token, then take token 0: that is equivalent, because "
+                 "LayerNorm normalises each token on its own (over its D features), so LN(z_L)⁰ = LN(z_L⁰). "
+                 "The model's forward takes token 0 first and spares normalising the N other tokens.")
+
+
+def _embedded(model: ViT, x: torch.Tensor, dropout: str) -> torch.Tensor:
+    """z_0 with the embedding dropout where answers put it: "after" adding E_pos (the paper's place), "before"
+    adding it, on the "patches" only, "twice" after, or "none" (for the diagnoses, in training mode)."""
+    cls = model.class_embedding.expand(x.shape[0], -1, -1)
+    patches, pos, drop = model.patch_embedding(x), model.position_embedding, model.embedding_dropout
+    if dropout == "patches":
+        patches = drop(patches)
+    tokens = torch.cat([cls, patches], dim=1)
+    if dropout == "before":
+        return drop(tokens) + pos
+    z = tokens + pos
+    return {"after": drop, "twice": lambda t: drop(drop(t))}.get(dropout, lambda t: t)(z)
+
+
 class ViTForward(Question):
     name = "q1"
     answer_name = "vit_forward"
@@ -99,17 +165,65 @@ class ViTForward(Question):
     def _explain_error(self, error: Exception) -> str | None:
         return _explain_shape_error(error)
 
-    def _check(self, vit_forward: Any) -> None:
+    def _check(self, vit_forward: Any) -> str | None:
         expect_callable(vit_forward, self.answer_name)
-        for seed in (0, 1):
-            model = _perturbed_vit(seed=50 * seed, cls=_NoShortcuts)
-            reference = ViT(**_SMALL).eval()
-            reference.load_state_dict(model.state_dict())
-            x = _inputs(seed)
+        note = None
+        for seed, (config, batch) in enumerate(_CASES):
+            model = _perturbed_vit(config, seed=50 * seed, cls=_NoShortcuts)
+            reference = _twin(model, config)
+            x = _inputs(config, batch, seed)
+            # Eval mode first: the arrangement of Eq 1-4, without dropout.
+            out, normalised = _run(vit_forward, self.answer_name, model.eval(), x, seed)
+            _check_logits_shape(out, x, "`vit_forward`", config)
             with torch.no_grad():
-                out = expect_tensor(vit_forward(model, x.clone()), "`vit_forward` returned")
-                _check_logits_shape(out, x, "`vit_forward`")
-                self._compare(out, model, x, expected=reference(x))
+                self._compare(out, model, x, expected=reference.eval()(x))
+                z_l = reference.forward_features(x)
+            if normalised and normalised[0].ndim == 3:
+                _hidden_by_layer_norm([normalised[0][:, 0]], z_l[:, 0], "z_L⁰, the class token's final state")
+                note = _LN_PER_TOKEN
+            else:
+                _hidden_by_layer_norm(normalised, z_l[:, 0], "z_L⁰, the class token's final state")
+            # Training mode: the same seed gives the same dropout masks, where the dropout is in the same place.
+            self._check_training(vit_forward, model.train(), reference.train(), x, seed)
+        return note
+
+    def _check_training(self, vit_forward: Any, model: ViT, reference: ViT, x: torch.Tensor, seed: int) -> None:
+        out, _ = _run(vit_forward, self.answer_name, model, x, seed)
+        with torch.no_grad(), seeded(seed):
+            expected = reference(x)
+
+        def variant(dropout: str) -> torch.Tensor:
+            with torch.no_grad(), seeded(seed):
+                return model.classifier(model.transformer_encoder(_embedded(model, x, dropout))[:, 0])
+
+        appendix = ("Appendix B.1 applies dropout \"directly after adding positional- to patch embeddings\" "
+                    "(`model.embedding_dropout`), besides the dense layers inside the blocks.")
+        expect_close(
+            out, expected, atol=_ATOL, rtol=_RTOL,
+            mistakes=[
+                (lambda: variant("none"),
+                 f"Your logits are right in eval mode, but in training mode there is no dropout on z_0. {appendix}"),
+                (lambda: variant("before"),
+                 f"Your embedding dropout comes before the position embedding is added, so E_pos is never "
+                 f"dropped. {appendix}"),
+                (lambda: variant("patches"),
+                 f"Your embedding dropout drops the patch embeddings only, before the class token and E_pos "
+                 f"join them. {appendix}"),
+                (lambda: variant("twice"),
+                 f"Your embedding dropout is applied twice. {appendix}"),
+            ],
+            otherwise="Your logits are right in eval mode, but not in training mode with the same random seed: "
+                      "the dropout is not where the model's is. Apply `model.embedding_dropout` once, directly "
+                      "after adding E_pos (Appendix B.1), and add no dropout of your own.",
+        )
+        # The logits feed the loss: gradients must reach the images and every parameter of the model.
+        leaf = x.clone().requires_grad_()
+        with seeded(seed):
+            out = call_for_gradients(vit_forward, "The output of `vit_forward`", model, leaf)
+        with seeded(seed):
+            expected = reference(leaf)
+        expect_gradients(out, expected, {"x": leaf}, "The output of `vit_forward`",
+                         reached={f"model.{name}": p for name, p in model.named_parameters()})
 
     @staticmethod
     def _compare(out: torch.Tensor, model: ViT, x: torch.Tensor, expected: torch.Tensor) -> None:
@@ -177,13 +291,38 @@ class MeanPoolHead(Question):
 
     def _check(self, mean_pool_logits: Any) -> None:
         expect_callable(mean_pool_logits, self.answer_name)
-        for seed in (0, 1):
-            model = _perturbed_vit(seed=300 + 50 * seed)
-            x = _inputs(10 + seed)
+        for seed, (config, batch) in enumerate(_CASES):
+            model = _perturbed_vit(config, seed=300 + 50 * seed)
+            reference = _twin(model, config)
+            x = _inputs(config, batch, 10 + seed)
+            out, normalised = _run(mean_pool_logits, self.answer_name, model.eval(), x, seed)
+            _check_logits_shape(out, x, "`mean_pool_logits`", config)
             with torch.no_grad():
-                out = expect_tensor(mean_pool_logits(model, x.clone()), "`mean_pool_logits` returned")
-                _check_logits_shape(out, x, "`mean_pool_logits`")
-                self._compare(out, model, x)
+                self._compare(out, reference.eval(), x)
+                pooled = reference.forward_features(x)[:, 1:].mean(dim=1)
+            if len(normalised) == 1 and normalised[0].shape == pooled.shape:
+                tokens = reference.num_patches
+                if torch.allclose(normalised[0], tokens * pooled, atol=1e-4, rtol=1e-4):
+                    raise Wrong(f"Your pooled vector is the sum of the {tokens} patch tokens, {tokens} times their "
+                                f"average. Eq 4's LayerNorm hides the factor (LayerNorm(c·v) = LayerNorm(v)), so "
+                                f"the logits come out right, but global average pooling averages: divide by N, "
+                                f"or use `.mean`.")
+                _hidden_by_layer_norm(normalised, pooled, "the average of the patch tokens")
+            # Training mode, with the same seed as the reference: no dropout of its own, none taken away.
+            out, _ = _run(mean_pool_logits, self.answer_name, model.train(), x, seed)
+            with torch.no_grad(), seeded(seed):
+                expected = reference.train().classifier(reference.forward_features(x)[:, 1:].mean(dim=1))
+            expect_close(out, expected, atol=_ATOL, rtol=_RTOL,
+                         otherwise="Your logits are right in eval mode, but not in training mode with the same "
+                                   "random seed: call `model.forward_features` once, and add no dropout (nor "
+                                   "switch the model's mode).")
+            leaf = x.clone().requires_grad_()
+            with seeded(seed):
+                out = call_for_gradients(mean_pool_logits, "The output of `mean_pool_logits`", model, leaf)
+            with seeded(seed):
+                expected = reference.classifier(reference.forward_features(leaf)[:, 1:].mean(dim=1))
+            expect_gradients(out, expected, {"x": leaf}, "The output of `mean_pool_logits`",
+                             reached={f"model.{name}": p for name, p in model.named_parameters()})
 
     @staticmethod
     def _compare(out: torch.Tensor, model: ViT, x: torch.Tensor) -> None:
@@ -199,8 +338,11 @@ class MeanPoolHead(Question):
                  "That's the class-token head of Eq 4, the model's own forward. Average the patch "
                  "tokens instead."),
                 (lambda: head[1](head[0](z_l)[:, 1:].mean(dim=1)),
-                 "You apply the LayerNorm to every token and then average. The exercise asks to average "
-                 "first, then apply `model.classifier` (LayerNorm and head) to the average."),
+                 "You apply the LayerNorm to every token and then average. For one token the order would not "
+                 "matter (LayerNorm normalises each token on its own, so normalising every token and then "
+                 "taking token 0 gives Eq 4's y), but an average mixes tokens, and LayerNorm is not linear: "
+                 "the average of normalised tokens is not the normalised average. The exercise asks to "
+                 "average first, then apply `model.classifier` (LayerNorm and head) to the average."),
                 (lambda: head[1](z_l[:, 1:].mean(dim=1)),
                  "Your logits skip the final LayerNorm: `model.classifier[1]` is the head alone. Apply "
                  "all of `model.classifier` to the average."),

@@ -17,12 +17,16 @@ from torch import nn
 from course_utils.exercises import (
     NumberQuestion,
     Question,
+    Unchanged,
     Wrong,
     as_number,
+    call_for_gradients,
     expect_callable,
     expect_close,
+    expect_gradients,
     expect_tensor,
     randn,
+    refusing,
 )
 from course_utils.optim import NO_WEIGHT_DECAY, weight_decay_groups
 from course_utils.vit import TransformerEncoderBlock, ViT
@@ -149,17 +153,41 @@ def _smoothed_loss(logits: torch.Tensor, targets: torch.Tensor, epsilon: float, 
     return losses.mean() if reduction == "mean" else losses.sum() if reduction == "sum" else losses
 
 
+_K_FROM_TARGETS = ("Your function takes the number of classes K from the targets, but a batch need not hold every "
+                   "class, and this one misses some (with `F.one_hot(targets)` and no number "
+                   "of classes, PyTorch guesses K = targets.max() + 1). K is the number of logits per image.")
+
+
+def _close_to(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return bool(torch.allclose(a.detach().double(), b.double(), atol=1e-6, rtol=1e-5))
+
+
 class LabelSmoothing(Question):
     name = "q2"
     answer_name = "smoothed_cross_entropy"
 
     def _check(self, smoothed_cross_entropy: Any) -> None:
         expect_callable(smoothed_cross_entropy, self.answer_name)
-        for seed, (batch, classes, epsilon) in enumerate([(6, 5, 0.1), (4, 3, 0.3), (5, 4, 0.0)]):
+        refused = (f"`{self.answer_name}` should compute the loss itself; it called `F.cross_entropy` (which "
+                   f"`nn.CrossEntropyLoss` calls too), the reference the checker compares it with.")
+        # (batch, classes, epsilon, targets): random targets, then batches that miss some classes (the last one
+        # among them), and a batch of one image.
+        cases = [(6, 5, 0.1, None), (4, 3, 0.3, None), (5, 4, 0.0, None), (6, 5, 0.1, [0, 1, 1, 3, 0, 2]),
+                 (1, 4, 0.2, [2])]
+        for seed, (batch, classes, epsilon, labels) in enumerate(cases):
             logits = 2 * randn(batch, classes, seed=seed)
-            targets = torch.randint(classes, (batch,), generator=torch.Generator().manual_seed(seed))
-            with torch.no_grad():
-                out = smoothed_cross_entropy(logits.clone(), targets.clone(), epsilon)
+            targets = (torch.tensor(labels) if labels is not None else
+                       torch.randint(classes, (batch,), generator=torch.Generator().manual_seed(seed)))
+            missing = int(targets.max()) < classes - 1
+            inputs = Unchanged(logits=logits, targets=targets)
+            try:
+                with refusing(F, "cross_entropy", refused):
+                    out = smoothed_cross_entropy(logits, targets, epsilon)
+            except RuntimeError as error:
+                if missing and ("size of tensor" in str(error) or "must match" in str(error)):
+                    raise Wrong(_K_FROM_TARGETS) from None
+                raise
+            inputs.expect(self.answer_name)
             if isinstance(out, float):
                 raise Wrong("`smoothed_cross_entropy` returned a Python float. Keep the loss a tensor (no "
                             "`.item()`), so that `loss.backward()` can compute the gradients.")
@@ -172,6 +200,10 @@ class LabelSmoothing(Question):
                             f"one number, the mean over the batch.{extra}")
             out = out.reshape(())
             expected = F.cross_entropy(logits, targets, label_smoothing=epsilon)
+            seen = len(targets.unique())
+            if seen < classes and epsilon and _close_to(out, _smoothed_loss(logits, targets, epsilon,
+                                                                            others=epsilon / seen)):
+                raise Wrong(_K_FROM_TARGETS)
             expect_close(
                 out, expected, atol=1e-6, rtol=1e-5,
                 mistakes=[
@@ -200,6 +232,12 @@ class LabelSmoothing(Question):
                 otherwise=f"Your loss is one number, but not the smoothed cross-entropy {about}. Build q (each row "
                           f"sums to 1), then −Σ q_k log p_k for each image, then the batch mean.",
             )
+            # The loss is what training differentiates: its gradient must reach the logits.
+            leaf = logits.clone().requires_grad_()
+            with refusing(F, "cross_entropy", refused):
+                out = call_for_gradients(smoothed_cross_entropy, "Your loss", leaf, targets, epsilon)
+            expect_gradients(out.reshape(()), F.cross_entropy(leaf, targets, label_smoothing=epsilon),
+                             {"logits": leaf}, "Your loss")
 
 
 q2 = LabelSmoothing()
@@ -269,7 +307,9 @@ class DecayGroups(Question):
         vit = ViT(img_size=16, patch_size=8, num_transformer_layers=2, embedding_dim=16, mlp_size=32, num_heads=2,
                   num_classes=3)
         for model, what in [(vit, "a small ViT"), (TransformerEncoderBlock(16, 2, 32), "a TransformerEncoderBlock")]:
+            inputs = Unchanged(model=model)
             result = decay_groups(model)
+            inputs.expect(self.answer_name)
             if result is None:
                 raise Wrong("`decay_groups` returned None: did you forget the `return`?")
             if isinstance(result, (tuple, list)) and result and all(isinstance(n, str) for n in result):

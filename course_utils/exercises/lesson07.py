@@ -27,16 +27,19 @@ from course_utils.vit import ViT, interpolate_position_embedding
 
 LESSON = "07_why_pretraining_matters"
 
-# A small ViT: N = 16 patches of width D = 24, 5 classes. Building it and running it takes milliseconds.
+# Small ViTs: N = 16 patches of width D = 24, 2 layers, 5 classes; and N = 9 of width 16, 3 layers, 4 classes.
+# Building them and running them takes milliseconds.
 _SMALL = dict(img_size=16, in_channels=3, patch_size=4, num_transformer_layers=2, embedding_dim=24, mlp_size=48,
               num_heads=2, num_classes=5)
+_OTHER = dict(img_size=24, in_channels=3, patch_size=8, num_transformer_layers=3, embedding_dim=16, mlp_size=32,
+              num_heads=2, num_classes=4)
 _HEAD = {"classifier.1.weight", "classifier.1.bias"}
 _NORM = {"classifier.0.weight", "classifier.0.bias"}
 
 
-def _perturbed_vit(seed: int) -> ViT:
+def _perturbed_vit(seed: int, config: dict[str, int] = _SMALL) -> ViT:
     """A small ViT with every parameter random (LayerNorms far from the identity), in train mode."""
-    return perturb_(ViT(**_SMALL), seed)
+    return perturb_(ViT(**config), seed)
 
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -53,7 +56,10 @@ class FreezeAllButHead(Question):
 
     def _check(self, freeze_all_but_head: Any) -> None:
         expect_callable(freeze_all_but_head, self.answer_name)
-        model = _perturbed_vit(seed=0)
+        for seed, config in enumerate([_SMALL, _OTHER]):
+            self._check_model(freeze_all_but_head, _perturbed_vit(seed=seed, config=config), config)
+
+    def _check_model(self, freeze_all_but_head: Any, model: ViT, config: dict[str, int]) -> None:
         before = _snapshot(model)
         grad_was_enabled = torch.is_grad_enabled()
         try:
@@ -78,7 +84,7 @@ class FreezeAllButHead(Question):
                         "freezes: the pretrained weights, and the head, stay exactly as they are. Only the "
                         "`requires_grad` flags change.")
         self._check_trainable(model)
-        self._check_gradients(model)
+        self._check_gradients(model, config)
 
     @staticmethod
     def _check_trainable(model: ViT) -> None:
@@ -109,10 +115,10 @@ class FreezeAllButHead(Question):
                     f"every parameter except the two of `model.classifier[1]`.")
 
     @staticmethod
-    def _check_gradients(model: ViT) -> None:
+    def _check_gradients(model: ViT, config: dict[str, int]) -> None:
         model.zero_grad(set_to_none=True)
         with torch.enable_grad():
-            model(randn(2, 3, _SMALL["img_size"], _SMALL["img_size"], seed=5)).square().sum().backward()
+            model(randn(2, 3, config["img_size"], config["img_size"], seed=5)).square().sum().backward()
         got_grad = {name for name, p in model.named_parameters() if p.grad is not None}
         model.zero_grad(set_to_none=True)
         if got_grad != _HEAD:
@@ -283,8 +289,8 @@ class NewHead(Question):
 
     def _check(self, new_head: Any) -> None:
         expect_callable(new_head, self.answer_name)
-        for seed, classes in enumerate((3, 10)):
-            model = _perturbed_vit(seed=100 * (seed + 1))
+        for seed, (config, classes) in enumerate([(_SMALL, 3), (_OTHER, 10)]):
+            model = _perturbed_vit(seed=100 * (seed + 1), config=config)
             before = _snapshot(model)
             result = new_head(model, classes)
             if result is None:
@@ -293,12 +299,12 @@ class NewHead(Question):
             if not isinstance(result, ViT):
                 raise Wrong(f"`new_head` returned a {type(result).__name__}. Return the model (a `ViT`) with its "
                             f"new head, not the head alone.")
-            self._check_classifier(result, classes, before)
-            self._check_rest(result, classes, before)
+            self._check_classifier(result, classes, before, config)
+            self._check_rest(result, classes, before, config)
 
     @staticmethod
-    def _check_classifier(model: ViT, classes: int, before: dict[str, torch.Tensor]) -> None:
-        dim, old_classes = _SMALL["embedding_dim"], _SMALL["num_classes"]
+    def _check_classifier(model: ViT, classes: int, before: dict[str, torch.Tensor], config: dict[str, int]) -> None:
+        dim, old_classes = config["embedding_dim"], config["num_classes"]
         classifier = model.classifier
         if isinstance(classifier, nn.Linear) or not isinstance(classifier, nn.Sequential) or len(classifier) != 2:
             raise Wrong("`model.classifier` should still be `nn.Sequential(LayerNorm, Linear)`, but Eq 4's "
@@ -335,7 +341,14 @@ class NewHead(Question):
             raise Wrong("Your new head is frozen (`requires_grad=False`): it is the one layer that must learn.")
 
     @staticmethod
-    def _check_rest(model: ViT, classes: int, before: dict[str, torch.Tensor]) -> None:
+    def _check_rest(model: ViT, classes: int, before: dict[str, torch.Tensor], config: dict[str, int]) -> None:
+        if frozen := [name for name, p in model.named_parameters() if not p.requires_grad]:
+            raise Wrong(f"Your function froze `{frozen[0]}` ({len(frozen)} parameter(s) in all): a new head is "
+                        f"all the exercise changes. Whether the backbone trains is a separate choice (full "
+                        f"fine-tuning, as the paper does, or a frozen feature extractor, exercise 1).")
+        if not model.training:
+            raise Wrong("Your function switched the model to eval mode (`model.eval()`): leave its mode as it was, "
+                        "the training loop sets it.")
         after = model.state_dict()
         for name, value in before.items():
             if name in _HEAD:
@@ -344,7 +357,7 @@ class NewHead(Question):
                 raise Wrong(f"`{name}` changed. Keep every pretrained weight outside the head as it is: only "
                             f"`model.classifier[1]` is new.")
         with torch.no_grad():
-            logits = model.eval()(randn(2, 3, _SMALL["img_size"], _SMALL["img_size"], seed=9))
+            logits = model.eval()(randn(2, 3, config["img_size"], config["img_size"], seed=9))
         if tuple(logits.shape) != (2, classes) or bool(logits.abs().max() > 0):
             raise Wrong(f"The model's logits should be zeros of shape (B, {classes}) with the new head, but they "
                         f"are not. Check that the head you built is the one in `model.classifier[1]`.")

@@ -17,6 +17,7 @@ from course_utils import interpret
 from course_utils.exercises import (
     NumberQuestion,
     Question,
+    Unchanged,
     Wrong,
     expect_callable,
     expect_close,
@@ -85,8 +86,10 @@ class PositionSimilarity(Question):
         for seed, (grid, dim) in enumerate([(3, 5), (4, 6)]):
             pos = randn(1, grid * grid + 1, dim, seed=10 + seed)
             pos[:, 0] = pos[:, 0] * 3 + 2  # a class token unlike the patches
+            inputs = Unchanged(pos=pos)  # the caller's own E_pos: the function must leave it alone
             with _no_shortcut("position_embedding_similarity", self.answer_name):
-                out = expect_tensor(pos_similarity(pos.clone(), grid), "`pos_similarity` returned")
+                out = expect_tensor(pos_similarity(pos, grid), "`pos_similarity` returned")
+            inputs.expect(self.answer_name)
             self._check_shape(out, grid)
             self._compare(out, pos, grid)
 
@@ -160,11 +163,12 @@ class AttentionDistance(Question):
 
     def _check(self, attention_distance: Any) -> None:
         expect_callable(attention_distance, self.answer_name)
-        for seed, (batch, heads, grid, patch_size) in enumerate([(2, 3, 3, 8), (3, 2, 4, 16)]):
+        for seed, (batch, heads, grid, patch_size) in enumerate([(2, 3, 3, 8), (3, 2, 4, 16), (1, 4, 2, 4)]):
             attn = _random_attention(batch, heads, grid * grid + 1, seed=20 + seed)
+            inputs = Unchanged(attn=attn)  # the caller's own attention maps: the function must leave them alone
             with _no_shortcut("mean_attention_distance", self.answer_name):
-                out = expect_tensor(attention_distance(attn.clone(), grid, patch_size),
-                                    "`attention_distance` returned")
+                out = expect_tensor(attention_distance(attn, grid, patch_size), "`attention_distance` returned")
+            inputs.expect(self.answer_name)
             self._check_shape(out, batch, heads, grid)
             self._compare(out, attn, grid, patch_size)
 
@@ -254,8 +258,11 @@ class AttentionRollout(Question):
         expect_callable(rollout, self.answer_name)
         for seed, (layers, batch, heads, tokens) in enumerate([(3, 2, 3, 5), (4, 1, 2, 10)]):
             attentions = [_random_attention(batch, heads, tokens, seed=30 + 10 * seed + i) for i in range(layers)]
+            given = list(attentions)  # the caller's own list of maps: the function must leave it alone
+            inputs = Unchanged(attentions=given)
             with _no_shortcut("attention_rollout", self.answer_name):
-                out = rollout([a.clone() for a in attentions])
+                out = rollout(given)
+            inputs.expect(self.answer_name)
             if isinstance(out, (list, tuple)):
                 raise Wrong(f"`rollout` returned a {type(out).__name__}. Return one tensor (B, T, T): the product "
                             f"of all the layers.")

@@ -93,3 +93,26 @@ class_to_idx = {"circle": 0, "hexagon": 1, "square": 2, "Star": 3, "triangle": 4
 
 # %% q4 wrong: from 0
 class_to_idx = {"Star": 1, "circle": 2, "hexagon": 3, "square": 4, "triangle": 5}
+
+
+# %% q2 wrong: IMG_EXTENSIONS
+def count_per_class(root):
+    root = Path(root)
+    images = (".png", ".jpg", ".jpeg")  # a list of one's own
+    return {d.name: sum(f.suffix.lower() in images for f in d.iterdir()) for d in root.iterdir() if d.is_dir()}
+
+
+# %% q2 wrong: added, moved or deleted files
+def count_per_class(root):
+    for stray in Path(root).rglob("*.txt"):
+        stray.unlink()  # tidy up the notes before counting
+    dataset = datasets.ImageFolder(root)
+    return {name: dataset.targets.count(label) for label, name in enumerate(dataset.classes)}
+
+
+# %% q2 right: the extensions of torchvision, checked by hand
+def count_per_class(root):
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    return {entry.name: sum(1 for f in os.scandir(entry) if f.is_file() and f.name.lower().endswith(IMG_EXTENSIONS))
+            for entry in os.scandir(root) if entry.is_dir()}

@@ -123,3 +123,170 @@ class PostNormBlock(nn.Module):
 
     def forward(self, x):
         return self.block(x)
+
+
+# %% q1 wrong: changed `x` in place
+def mlp_block(x, params):
+    x -= x.mean(dim=-1, keepdim=True)  # centre the tokens (of the caller!) before the LayerNorm
+    x = F.layer_norm(x, x.shape[-1:], params["layer_norm.weight"], params["layer_norm.bias"], eps=1e-6)
+    x = F.gelu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]))
+    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
+
+
+# %% q1 wrong: No gradient reaches `params['layer_norm.weight']`
+def mlp_block(x, params):
+    gamma, beta = params["layer_norm.weight"].detach(), params["layer_norm.bias"].detach()  # frozen by mistake
+    x = F.layer_norm(x, x.shape[-1:], gamma, beta, eps=1e-6)
+    x = F.gelu(F.linear(x, params["mlp.0.weight"], params["mlp.0.bias"]))
+    return F.linear(x, params["mlp.3.weight"], params["mlp.3.bias"])
+
+
+# %% q1 right: LayerNorm and GELU written out by hand
+def mlp_block(x, params):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = x.var(dim=-1, keepdim=True, unbiased=False)
+    x = (x - mean) / torch.sqrt(var + 1e-6) * params["layer_norm.weight"] + params["layer_norm.bias"]
+    h = x @ params["mlp.0.weight"].T + params["mlp.0.bias"]
+    h = h / 2 * (1 + torch.erf(h / math.sqrt(2)))
+    return h @ params["mlp.3.weight"].T + params["mlp.3.bias"]
+
+
+# %% q2 wrong: changed `z` in place
+def encoder_block(z, ln1, msa, ln2, mlp):
+    z += msa(ln1(z))  # Eq 2, written into the caller's tokens
+    return z + mlp(ln2(z))
+
+
+# %% q2 wrong: adds randomness (a dropout?)
+def encoder_block(z, ln1, msa, ln2, mlp):
+    z = F.dropout(msa(ln1(z)), 0.1) + z  # one more dropout, on in training and at inference alike
+    return mlp(ln2(z)) + z
+
+
+# %% q2 wrong: changed `msa`: it switched `msa` to eval mode
+def encoder_block(z, ln1, msa, ln2, mlp):
+    msa.eval()  # "no dropout in attention"
+    z = msa(ln1(z)) + z
+    return mlp(ln2(z)) + z
+
+
+# %% q2 wrong: carries no gradient
+def encoder_block(z, ln1, msa, ln2, mlp):
+    with torch.no_grad():
+        z = msa(ln1(z)) + z
+        return mlp(ln2(z)) + z
+
+
+# %% q2 right: the residual first, in one expression each
+def encoder_block(z, ln1, msa, ln2, mlp):
+    z_prime = z + msa(ln1(z))
+    return z_prime + mlp(ln2(z_prime))
+
+
+# %% q4 wrong: a LayerNorm hides a factor
+class PostNormBlock(TransformerEncoderBlock):
+    def forward(self, x):
+        x = self.msa_block.layer_norm(x + self.msa_block.multihead_attn(x))
+        return self.mlp_block.layer_norm(2 * (x + self.mlp_block.mlp(x)))  # doubled, then normalised
+
+
+# %% q4 wrong: not in training mode with the same random
+class PostNormBlock(TransformerEncoderBlock):
+    def forward(self, x):
+        x = self.msa_block.layer_norm(x + self.msa_block.multihead_attn(x))
+        x = F.dropout(x, 0.1, self.training)  # dropout after the LayerNorm: not where the paper puts it
+        return self.mlp_block.layer_norm(x + self.mlp_block.mlp(x))
+
+
+# %% q4 wrong: changed `x` in place
+class PostNormBlock(TransformerEncoderBlock):
+    def forward(self, x):
+        x += self.msa_block.multihead_attn(x)  # the residual add, in place
+        x = self.msa_block.layer_norm(x)
+        return self.mlp_block.layer_norm(x + self.mlp_block.mlp(x))
+
+
+# %% q4 right: the sub-layers' outputs named first
+class PostNormBlock(TransformerEncoderBlock):
+    def forward(self, x):
+        attended = self.msa_block.multihead_attn(x)
+        x = self.msa_block.layer_norm(attended + x)
+        transformed = self.mlp_block.mlp(x)
+        return self.mlp_block.layer_norm(transformed + x)
+
+
+# %% q5 wrong: (N, B, D), sequence first
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    layer = nn.TransformerEncoderLayer(embedding_dim, num_heads, mlp_size, dropout, activation="gelu",
+                                       layer_norm_eps=1e-6, norm_first=True)
+    layer.self_attn.dropout = 0.0
+    return layer
+
+
+# %% q5 wrong: Your layer is post-norm
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    layer = nn.TransformerEncoderLayer(embedding_dim, num_heads, mlp_size, dropout, activation="gelu",
+                                       layer_norm_eps=1e-6, batch_first=True)
+    layer.self_attn.dropout = 0.0
+    return layer
+
+
+# %% q5 wrong: also drops attention weights
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    return nn.TransformerEncoderLayer(embedding_dim, num_heads, mlp_size, dropout, activation="gelu",
+                                      layer_norm_eps=1e-6, batch_first=True, norm_first=True)
+
+
+# %% q5 wrong: the `dropout` argument was 0.2
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    return nn.TransformerEncoderLayer(embedding_dim, num_heads, mlp_size, dropout=0.0, activation="gelu",
+                                      layer_norm_eps=1e-6, batch_first=True, norm_first=True)
+
+
+# %% q5 wrong: uses ReLU
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    layer = nn.TransformerEncoderLayer(embedding_dim, num_heads, mlp_size, dropout, layer_norm_eps=1e-6,
+                                       batch_first=True, norm_first=True)
+    layer.self_attn.dropout = 0.0
+    return layer
+
+
+# %% q5 wrong: eps = 1e-5
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    layer = nn.TransformerEncoderLayer(embedding_dim, num_heads, mlp_size, dropout, activation="gelu",
+                                       batch_first=True, norm_first=True)
+    layer.self_attn.dropout = 0.0
+    return layer
+
+
+# %% q5 wrong: defaults to 2048
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    layer = nn.TransformerEncoderLayer(embedding_dim, num_heads, dropout=dropout, activation="gelu",
+                                       layer_norm_eps=1e-6, batch_first=True, norm_first=True)
+    layer.self_attn.dropout = 0.0
+    return layer
+
+
+# %% q5 wrong: not a module around it
+class ViTLayer(nn.Module):
+    def __init__(self, embedding_dim, num_heads, mlp_size, dropout):
+        super().__init__()
+        self.block = TransformerEncoderBlock(embedding_dim, num_heads, mlp_size, dropout)
+
+    def forward(self, x):
+        return self.block(x)
+
+
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    return ViTLayer(embedding_dim, num_heads, mlp_size, dropout)
+
+
+# %% q5 right: the activation as a function, the attention's dropout set through its module
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    layer = nn.TransformerEncoderLayer(d_model=embedding_dim, nhead=num_heads, dim_feedforward=mlp_size,
+                                       dropout=dropout, activation=F.gelu, layer_norm_eps=1e-6,
+                                       batch_first=True, norm_first=True)
+    for module in layer.modules():
+        if isinstance(module, nn.MultiheadAttention):
+            module.dropout = 0.0
+    return layer

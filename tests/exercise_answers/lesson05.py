@@ -94,3 +94,96 @@ new_shape = 577
 
 # %% q4 wrong: grid
 new_shape = (1, 1024, 24, 24)
+
+
+# %% q1 wrong: there is no dropout on z_0
+def vit_forward(model, x):
+    class_token = model.class_embedding.expand(x.shape[0], -1, -1)
+    z = torch.cat([class_token, model.patch_embedding(x)], dim=1) + model.position_embedding  # no dropout
+    return model.classifier(model.transformer_encoder(z)[:, 0])
+
+
+# %% q1 wrong: comes before the position embedding is added
+def vit_forward(model, x):
+    class_token = model.class_embedding.expand(x.shape[0], -1, -1)
+    z = model.embedding_dropout(torch.cat([class_token, model.patch_embedding(x)], dim=1)) + model.position_embedding
+    return model.classifier(model.transformer_encoder(z)[:, 0])
+
+
+# %% q1 wrong: drops the patch embeddings only
+def vit_forward(model, x):
+    patches = model.embedding_dropout(model.patch_embedding(x))
+    class_token = model.class_embedding.expand(x.shape[0], -1, -1)
+    z = torch.cat([class_token, patches], dim=1) + model.position_embedding
+    return model.classifier(model.transformer_encoder(z)[:, 0])
+
+
+# %% q1 wrong: changed `model`: it switched `model` to eval mode
+def vit_forward(model, x):
+    model.eval()  # "dropout off, so that the logits match"
+    class_token = model.class_embedding.expand(x.shape[0], -1, -1)
+    z = model.embedding_dropout(torch.cat([class_token, model.patch_embedding(x)], dim=1) + model.position_embedding)
+    return model.classifier(model.transformer_encoder(z)[:, 0])
+
+
+# %% q1 wrong: a size in it is fixed at 32
+def vit_forward(model, x):
+    class_token = model.class_embedding.expand(32, -1, -1)  # the course's batch size
+    z = model.embedding_dropout(torch.cat([class_token, model.patch_embedding(x)], dim=1) + model.position_embedding)
+    return model.classifier(model.transformer_encoder(z)[:, 0])
+
+
+# %% q1 wrong: hides a factor
+def vit_forward(model, x):
+    class_token = model.class_embedding.expand(x.shape[0], -1, -1)
+    z = model.embedding_dropout(torch.cat([class_token, model.patch_embedding(x)], dim=1) + model.position_embedding)
+    z = model.transformer_encoder(z)
+    return model.classifier(z[:, 0] * z.shape[-1] ** 0.5)  # scaled "like the embeddings of a language model"
+
+
+# %% q1 wrong: No gradient reaches `model.position_embedding`
+def vit_forward(model, x):
+    class_token = model.class_embedding.expand(x.shape[0], -1, -1)
+    z = torch.cat([class_token, model.patch_embedding(x)], dim=1) + model.position_embedding.detach()
+    return model.classifier(model.transformer_encoder(model.embedding_dropout(z))[:, 0])
+
+
+# %% q1 right: repeat, and Eq 4's LayerNorm on every token before taking token 0
+def vit_forward(model, x):
+    class_token = model.class_embedding.repeat(x.shape[0], 1, 1)
+    z = torch.cat([class_token, model.patch_embedding(x)], dim=1)
+    z = model.transformer_encoder(model.embedding_dropout(z + model.position_embedding))
+    y = model.classifier[0](z)[:, 0]  # LayerNorm is per token: the same as normalising token 0 alone
+    return model.classifier[1](y)
+
+
+# %% q1 right: the blocks called one by one
+def vit_forward(model, x):
+    z = torch.cat([model.class_embedding.expand(len(x), -1, -1), model.patch_embedding(x)], dim=1)
+    z = model.embedding_dropout(model.position_embedding + z)
+    for block in model.transformer_encoder:
+        z = block(z)
+    return model.classifier(z[:, 0])
+
+
+# %% q2 wrong: the sum of the
+def mean_pool_logits(model, x):
+    return model.classifier(model.forward_features(x)[:, 1:].sum(dim=1))  # a sum, not an average
+
+
+# %% q2 wrong: not in training mode with the same
+def mean_pool_logits(model, x):
+    z = torch.nn.functional.dropout(model.forward_features(x)[:, 1:], 0.1, model.training)  # one more dropout
+    return model.classifier(z.mean(dim=1))
+
+
+# %% q2 wrong: No gradient reaches
+def mean_pool_logits(model, x):
+    pooled = model.forward_features(x)[:, 1:].mean(dim=1)
+    return model.classifier(torch.tensor(pooled.tolist()))  # a detour through Python lists
+
+
+# %% q2 right: an average written as a sum divided by N
+def mean_pool_logits(model, x):
+    z = model.forward_features(x)
+    return model.classifier(z[:, 1:].sum(dim=1) / (z.shape[1] - 1))

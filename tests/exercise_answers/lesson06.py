@@ -118,3 +118,58 @@ def decay_groups(model):
 def decay_groups(model):
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and n not in ("class_embedding", "position_embedding")]
     return decay, [p for n, p in model.named_parameters() if p.ndim < 2 or n in ("class_embedding", "position_embedding")]
+
+
+# %% q2 wrong: takes the number of classes K from the targets
+def smoothed_cross_entropy(logits, targets, epsilon):
+    q = (1 - epsilon) * F.one_hot(targets).float()  # K guessed from the largest target in the batch
+    q = q + epsilon / q.shape[-1]
+    return -(q * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+
+
+# %% q2 wrong: takes the number of classes K from the targets
+def smoothed_cross_entropy(logits, targets, epsilon):
+    K = len(torch.unique(targets))  # the classes in this batch
+    log_p = F.log_softmax(logits, dim=-1)
+    q = (1 - epsilon) * F.one_hot(targets, logits.shape[-1]).float() + epsilon / K
+    return -(q * log_p).sum(dim=-1).mean()
+
+
+# %% q2 wrong: changed `logits` in place
+def smoothed_cross_entropy(logits, targets, epsilon):
+    logits -= logits.max(dim=-1, keepdim=True).values  # the "stable softmax" trick, on the caller's logits
+    K = logits.shape[-1]
+    q = (1 - epsilon) * F.one_hot(targets, K).float() + epsilon / K
+    return -(q * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+
+
+# %% q2 wrong: Your loss carries no gradient
+def smoothed_cross_entropy(logits, targets, epsilon):
+    K = logits.shape[-1]
+    q = (1 - epsilon) * F.one_hot(targets, K).float() + epsilon / K
+    return torch.tensor(-(q * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean().item())  # a fresh tensor
+
+
+# %% q2 wrong: it called `F.cross_entropy`
+def smoothed_cross_entropy(logits, targets, epsilon):
+    return nn.CrossEntropyLoss(label_smoothing=epsilon)(logits, targets)
+
+
+# %% q2 right: the smoothed loss as a mix of the plain loss and the uniform one
+def smoothed_cross_entropy(logits, targets, epsilon):
+    log_p = logits.log_softmax(dim=-1)
+    nll = -log_p.gather(1, targets.unsqueeze(1)).squeeze(1)
+    uniform = -log_p.mean(dim=-1)
+    return ((1 - epsilon) * nll + epsilon * uniform).mean()
+
+
+# %% q4 wrong: changed `model`: it changed `requires_grad`
+def decay_groups(model):
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.ndim < 2 or name in ("class_embedding", "position_embedding"):
+            param.requires_grad_(False)  # "no decay" taken for "no training"
+            no_decay.append(name)
+        else:
+            decay.append(name)
+    return decay, no_decay

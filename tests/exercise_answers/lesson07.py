@@ -164,3 +164,60 @@ def new_head(model, num_classes):
     nn.init.zeros_(head.bias)
     model.classifier[1] = head
     return model
+
+
+# %% q1 wrong: still trainable
+def freeze_all_but_head(model):
+    for block in model.transformer_encoder[:2]:  # the two blocks of the first model tried
+        block.requires_grad_(False)
+    for part in (model.patch_embedding, model.classifier[0]):
+        part.requires_grad_(False)
+    model.class_embedding.requires_grad = False
+    model.position_embedding.requires_grad = False
+    return model
+
+
+# %% q1 right: requires_grad_ on whole modules
+def freeze_all_but_head(model):
+    model.requires_grad_(False)
+    model.classifier[1].requires_grad_(True)
+    return model
+
+
+# %% q4 wrong: input width
+def new_head(model, num_classes):
+    head = nn.Linear(24, num_classes)  # the D of the first model tried
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    model.classifier[1] = head
+    return model
+
+
+# %% q4 wrong: Your function froze
+def new_head(model, num_classes):
+    for param in model.parameters():
+        param.requires_grad = False  # "the backbone is pretrained"
+    head = nn.Linear(model.classifier[1].in_features, num_classes)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    model.classifier[1] = head
+    return model
+
+
+# %% q4 wrong: switched the model to eval mode
+def new_head(model, num_classes):
+    head = nn.Linear(model.classifier[1].in_features, num_classes)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    model.classifier[1] = head
+    return model.eval()
+
+
+# %% q4 right: zeros written with torch.no_grad and fill_
+def new_head(model, num_classes):
+    head = nn.Linear(model.classifier[-1].in_features, num_classes)
+    with torch.no_grad():
+        head.weight.fill_(0.0)
+        head.bias.fill_(0.0)
+    model.classifier[-1] = head
+    return model

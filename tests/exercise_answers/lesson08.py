@@ -146,3 +146,68 @@ attention_numbers = 6 * 3 * 17 * 17
 
 # %% q4 wrong: whole image
 attention_numbers = 3 * 5 * 5
+
+
+# %% q1 wrong: changed `pos` in place
+def pos_similarity(pos, grid):
+    patches = pos[0, 1:]
+    patches /= patches.norm(dim=-1, keepdim=True)  # normalises the caller's E_pos, through a view
+    return (patches @ patches.T).reshape(grid, grid, grid, grid)
+
+
+# %% q1 right: cosine_similarity with broadcasting
+def pos_similarity(pos, grid):
+    patches = pos.squeeze(0)[1:]
+    similarity = F.cosine_similarity(patches[:, None, :], patches[None, :, :], dim=-1)
+    return similarity.view(grid, grid, grid, grid)
+
+
+# %% q2 wrong: changed `attn` in place
+def attention_distance(attn, grid, patch_size):
+    weights = attn[..., 1:, 1:]
+    weights /= weights.sum(dim=-1, keepdim=True)  # renormalises the caller's attention maps, through a view
+    index = torch.arange(grid * grid)
+    centres = torch.stack([index // grid, index % grid], dim=1).float() * patch_size
+    return (weights * torch.cdist(centres, centres)).sum(dim=-1).mean(dim=(0, 2))
+
+
+# %% q2 right: the distances from a meshgrid, without cdist
+def attention_distance(attn, grid, patch_size):
+    rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+    centres = torch.stack([rows.flatten(), cols.flatten()], dim=-1).float() * patch_size
+    distance = (centres[:, None] - centres[None]).pow(2).sum(-1).sqrt()
+    weights = attn[:, :, 1:, 1:]
+    weights = weights / weights.sum(-1, keepdim=True)
+    return (weights * distance).sum(-1).mean(-1).mean(0)
+
+
+# %% q3 wrong: reordered or changed the list itself
+def rollout(attentions):
+    identity = torch.eye(attentions[0].shape[-1])
+    attentions.reverse()  # "last layer first", in the caller's list
+    result = identity
+    for attn in attentions:
+        fused = attn.mean(dim=1) + identity
+        result = result @ (fused / fused.sum(dim=-1, keepdim=True))
+    return result
+
+
+# %% q3 wrong: changed `attentions[0]` in place
+def rollout(attentions):
+    identity = torch.eye(attentions[0].shape[-1])
+    result = identity
+    for attn in attentions:
+        attn += identity  # the residual, added to the caller's maps (to every head)
+        fused = attn.mean(dim=1)
+        result = fused / fused.sum(dim=-1, keepdim=True) @ result
+    return result
+
+
+# %% q3 right: the product taken from the last layer down
+def rollout(attentions):
+    identity = torch.eye(attentions[0].shape[-1])
+    fused = [(a.mean(dim=1) + identity) / (a.mean(dim=1) + identity).sum(dim=-1, keepdim=True) for a in attentions]
+    result = fused[-1]
+    for layer in reversed(fused[:-1]):
+        result = result @ layer
+    return result

@@ -51,3 +51,20 @@ class PostNormBlock(TransformerEncoderBlock):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.msa_block.layer_norm(x + self.msa_block.multihead_attn(x))  # LN after the residual add
         return self.mlp_block.layer_norm(x + self.mlp_block.mlp(x))
+
+
+# %% q5
+def vit_encoder_layer(embedding_dim: int, num_heads: int, mlp_size: int, dropout: float) -> nn.TransformerEncoderLayer:
+    """ViT's encoder block (Eq 2 and 3) as PyTorch's nn.TransformerEncoderLayer."""
+    layer = nn.TransformerEncoderLayer(
+        d_model=embedding_dim,
+        nhead=num_heads,
+        dim_feedforward=mlp_size,  # the default is 2048
+        dropout=dropout,
+        activation="gelu",  # the default is ReLU
+        layer_norm_eps=1e-6,  # the default is PyTorch's 1e-5
+        batch_first=True,  # tokens come as (B, N, D); the default reads (N, B, D)
+        norm_first=True,  # pre-norm, x + Sublayer(LN(x)); the default is post-norm
+    )
+    layer.self_attn.dropout = 0.0  # no dropout on the attention weights (Appendix B.1)
+    return layer

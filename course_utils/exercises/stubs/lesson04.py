@@ -40,3 +40,9 @@ class PostNormBlock(TransformerEncoderBlock):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError  # replace this line with your code
+
+
+# %% q5
+def vit_encoder_layer(embedding_dim: int, num_heads: int, mlp_size: int, dropout: float) -> nn.TransformerEncoderLayer:
+    """ViT's encoder block (Eq 2 and 3) as PyTorch's nn.TransformerEncoderLayer."""
+    raise NotImplementedError  # replace this line with your code
