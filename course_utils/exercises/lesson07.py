@@ -23,7 +23,7 @@ from course_utils.exercises import (
     perturb_,
     randn,
 )
-from course_utils.vit import ViT, interpolate_position_embedding
+from course_utils.vit import HEAD, ViT, interpolate_position_embedding
 
 LESSON = "07_why_pretraining_matters"
 
@@ -33,7 +33,7 @@ _SMALL = dict(img_size=16, in_channels=3, patch_size=4, num_transformer_layers=2
               num_heads=2, num_classes=5)
 _OTHER = dict(img_size=24, in_channels=3, patch_size=8, num_transformer_layers=3, embedding_dim=16, mlp_size=32,
               num_heads=2, num_classes=4)
-_HEAD = {"classifier.1.weight", "classifier.1.bias"}
+_HEAD = {f"{HEAD}.weight", f"{HEAD}.bias"}
 _NORM = {"classifier.0.weight", "classifier.0.bias"}
 
 
