@@ -135,13 +135,6 @@ def render_pattern(pattern: str, size: int, rng: np.random.Generator) -> Image.I
     return Image.fromarray(np.clip(np.asarray(image, dtype=np.float64) + noise, 0, 255).astype(np.uint8))
 
 
-def render_image(name: str, size: int, rng: np.random.Generator) -> Image.Image:
-    """One image of class ``name``: a shape (``SHAPES``) or an arrangement of dots (``PATTERNS``)."""
-    if name in PATTERNS:
-        return render_pattern(name, size, rng)
-    return render_shape(name, size, rng)
-
-
 @dataclass(frozen=True)
 class ShapesSpec:
     """What to generate: the classes, how many images per class in each split, their size and the seed."""
@@ -152,6 +145,7 @@ class ShapesSpec:
     img_size: int = 32
     seed: int = 0
     format_version: int = FORMAT_VERSION
+    kind: str = "shapes"  # "shapes": filled shapes (SHAPES); "dots": arrangements of dots (PATTERNS)
 
 
 PRESETS: dict[str, ShapesSpec] = {
@@ -159,8 +153,8 @@ PRESETS: dict[str, ShapesSpec] = {
     "shapes_small": ShapesSpec(("circle", "square", "triangle"), 75, 25, seed=1),
     "shapes_pretrain": ShapesSpec(("pentagon", "hexagon", "star", "cross", "semicircle"), 4000, 200, seed=2),
     "dots_pretrain": ShapesSpec(("row", "column", "diagonal", "antidiagonal", "square"), 2000, 200,
-                                img_size=64, seed=3),
-    "dots": ShapesSpec(("corner", "tee", "zigzag"), 3000, 200, img_size=64, seed=4),
+                                img_size=64, seed=3, kind="dots"),
+    "dots": ShapesSpec(("corner", "tee", "zigzag"), 3000, 200, img_size=64, seed=4, kind="dots"),
 }
 MANIFEST = "dataset.json"
 
@@ -178,9 +172,14 @@ def generate_shapes(root: str | Path, spec: ShapesSpec,
     Image ``i`` of class ``c`` in split ``s`` is drawn from the random stream seeded with
     ``(seed, s, c, i)``, so the dataset is the same on every machine. The files are written into a temp
     folder beside ``root`` that is renamed into place at the end: an interrupted run leaves nothing behind.
-    ``render(name, size, rng)`` draws each image (default: ``render_image``, a shape or a dot pattern).
+    ``render(name, size, rng)`` draws each image (default: ``render_shape`` for ``spec.kind == "shapes"``,
+    ``render_pattern`` for ``"dots"``; a class name such as "square" exists in both).
     """
-    render = render or render_image  # looked up at call time, so a test can patch it
+    if render is None:  # looked up at call time, so a test can patch render_shape
+        kinds = {"shapes": render_shape, "dots": render_pattern}
+        if spec.kind not in kinds:
+            raise ValueError(f"unknown kind {spec.kind!r} of dataset; choose from {sorted(kinds)}")
+        render = kinds[spec.kind]
     root = Path(root)
     if root.exists():
         raise FileExistsError(f"{root} already exists; delete it or pick another folder")

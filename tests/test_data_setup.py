@@ -96,6 +96,25 @@ def test_unknown_pattern_is_named():
         shapes.render_pattern("hexagram", 64, np.random.default_rng(0))
 
 
+def test_a_square_is_a_filled_shape_in_the_shapes_sets_and_four_dots_in_the_dots_sets(tmp_path):
+    # "square" names a class of both kinds: the spec's kind, not the name, picks the drawing
+    filled = shapes.generate_shapes(tmp_path / "filled", ShapesSpec(("square",), 2, 1, img_size=64, seed=5))
+    dotted = shapes.generate_shapes(tmp_path / "dotted", ShapesSpec(("square",), 2, 1, img_size=64, seed=5,
+                                                                     kind="dots"))
+    for i in range(2):
+        square = Image.open(filled / "train" / "square" / f"{i:05d}.png")
+        bright = (np.asarray(square, dtype=float).mean(axis=2) > 110).mean()
+        assert bright > 0.1, "a filled square covers a good part of the image"
+        assert len(dot_centres(Image.open(dotted / "train" / "square" / f"{i:05d}.png"))) == 4
+    assert json.loads((dotted / "dataset.json").read_text())["kind"] == "dots"
+
+
+def test_an_unknown_kind_is_named(tmp_path):
+    with pytest.raises(ValueError, match="sketches"):
+        shapes.generate_shapes(tmp_path / "x", ShapesSpec(("square",), 1, 1, kind="sketches"))
+    assert not (tmp_path / "x").exists()
+
+
 def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise KeyboardInterrupt
