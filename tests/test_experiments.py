@@ -25,7 +25,7 @@ SMALL = dict(img_size=32, train_size=12, batch_size=4, min_steps=3, min_epochs=1
 @pytest.fixture(scope="module")
 def dots(tmp_path_factory):
     """A tiny dots set (the classes of the ``dots`` preset) at 32 px: 8 train and 4 test images per class."""
-    spec = shapes.ShapesSpec(shapes.PRESETS["dots"].classes, train_per_class=8, test_per_class=4, img_size=32)
+    spec = shapes.ShapesSpec(shapes.PRESETS["dots"].classes, train_per_class=8, test_per_class=4, img_size=32, kind="dots")
     return shapes.generate_shapes(tmp_path_factory.mktemp("data") / "dots", spec)
 
 
