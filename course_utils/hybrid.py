@@ -181,18 +181,27 @@ def vit_b_r50_s16(num_classes: int = 1000, img_size: int = 224, **vit_kwargs: An
 
 # The micro hybrid's CNN: the first two stages of R26 at half width (stem 32, stages of 128 and 256
 # channels) with half the groups, so every GroupNorm group holds as many channels as in R26.
-MICRO_BACKBONE: dict[str, Any] = dict(layers=(2, 2), channels=(128, 256), stem_channels=32, num_groups=16)
+MICRO_BACKBONE_WIDTH = 32  # stem channels; stage i has 4 * width * 2**i channels (R26: 64)
 MICRO_BACKBONE_STRIDE = 8  # stem 4, then the second stage halves the map
 
 
+def micro_backbone_config(width: int = MICRO_BACKBONE_WIDTH) -> dict[str, Any]:
+    """``resnet_backbone``'s arguments for the micro hybrid's CNN with ``width`` stem channels (even)."""
+    if width < 2 or width % 2:
+        raise ValueError(f"width={width} must be an even number >= 2 (GroupNorm has width // 2 groups)")
+    return dict(layers=(2, 2), channels=(4 * width, 8 * width), stem_channels=width, num_groups=width // 2)
+
+
 def micro_hybrid(num_classes: int, img_size: int = 64, embedding_dim: int = 128, num_layers: int = 6,
-                 num_heads: int = 4, mlp_size: int | None = None, **vit_kwargs: Any) -> HybridViT:
+                 num_heads: int = 4, mlp_size: int | None = None, width: int = MICRO_BACKBONE_WIDTH,
+                 **vit_kwargs: Any) -> HybridViT:
     """A hybrid for 64 px images on a laptop CPU: a small ResNet (BiT) with stride 8, then a ViT on its
     8x8 map with 1x1 patches (64 + 1 tokens, the token grid of a plain ViT with 8 px patches).
 
-    The CNN (``MICRO_BACKBONE``) is R26's stem and first two stages at half width: a 7x7 stride-2 conv to
-    32 channels, a max pool, two bottleneck blocks of 128 channels at stride 4 and two of 256 at stride 8,
-    GroupNorm and weight-standardised convolutions as in ``vit_s_r26_s32``, but with the usual symmetric
+    The CNN (``micro_backbone_config(width)``) is R26's stem and first two stages at half width by default
+    (``width`` 32 against R26's 64): a 7x7 stride-2 conv to ``width`` channels, a max pool, two bottleneck
+    blocks of 4 ``width`` channels at stride 4 and two of 8 ``width`` at stride 8, GroupNorm (``width // 2``
+    groups) and weight-standardised convolutions as in ``vit_s_r26_s32``, but with the usual symmetric
     padding (the "SAME" padding is only needed to load JAX weights). The encoder is a parameter:
     ``embedding_dim`` D, ``num_layers``, ``num_heads`` and ``mlp_size`` (default 4 D, as in Table 1);
     ``vit_kwargs`` (dropouts) go to ``ViT``. With the defaults it has 1,440,042 parameters for 10 classes
@@ -201,8 +210,9 @@ def micro_hybrid(num_classes: int, img_size: int = 64, embedding_dim: int = 128,
 
     Shapes: (B, 3, img_size, img_size) -> (B, num_classes); img_size must be divisible by 8.
     """
-    backbone = resnet_backbone(**MICRO_BACKBONE)
-    return hybrid_vit(backbone, MICRO_BACKBONE["channels"][-1], MICRO_BACKBONE_STRIDE, img_size,
+    config = micro_backbone_config(width)
+    backbone = resnet_backbone(**config)
+    return hybrid_vit(backbone, config["channels"][-1], MICRO_BACKBONE_STRIDE, img_size,
                       num_classes=num_classes, num_transformer_layers=num_layers, embedding_dim=embedding_dim,
                       num_heads=num_heads, mlp_size=4 * embedding_dim if mlp_size is None else mlp_size,
                       **vit_kwargs)

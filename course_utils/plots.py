@@ -346,3 +346,41 @@ def plot_rollout_maps(images: torch.Tensor, heatmaps: torch.Tensor, titles: Sequ
     for row, label in enumerate(["input", "rollout", "overlay"]):
         axes[row, 0].set_ylabel(label, fontsize=9)
     return fig
+
+
+def plot_result_curves(curves: dict[str, Sequence[tuple[float, float, float, float]]], xlabel: str,
+                       ylabel: str = "Test accuracy", log_x: bool = True, chance: float | None = None,
+                       ax: Axes | None = None, figsize: tuple[float, float] = (5, 3.5)) -> Figure:
+    """Figures 3-5 and 9: one line per model through its mean, with a band over the seeds' spread.
+
+    Args:
+        curves: label -> points (x, mean, lowest, highest), e.g. train size and the test accuracy's mean, min
+            and max over seeds (``course_utils.experiments.summarise`` gives mean, min, max and count).
+        xlabel, ylabel: axis labels.
+        log_x: a logarithmic x axis (training-set sizes, FLOPs, learning rates).
+        chance: optional accuracy of guessing, drawn as a dashed line.
+        ax: draw into these axes instead of a new figure.
+        figsize: size of a new figure in inches.
+
+    Returns:
+        The Figure; its axes' lines[i] is curve i (in ``curves``' order), collections[i] its band.
+    """
+    for label, points in curves.items():
+        if not points or any(len(p) != 4 or not p[2] <= p[1] <= p[3] for p in points):
+            raise ValueError(f"curve {label!r}: expected points (x, mean, lowest, highest) with lowest <= mean "
+                             f"<= highest, got {list(points)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    for label, points in curves.items():
+        x, mean, low, high = (np.array(v, dtype=float) for v in zip(*sorted(points), strict=True))
+        (line,) = ax.plot(x, mean, marker="o", markersize=4, label=label)
+        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label="chance")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(fontsize=7)
+    return fig

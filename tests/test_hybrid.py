@@ -110,9 +110,9 @@ def test_plain_vit_converter_points_to_the_hybrid_one():
 
 
 # The micro hybrid: a half-width R26 stem and first two stages (stride 8), then a small ViT on 8x8.
-def micro_hybrid_param_count(num_classes: int, dim: int, layers: int, mlp: int) -> int:
+def micro_hybrid_param_count(num_classes: int, dim: int, layers: int, mlp: int, width: int = 32) -> int:
     """Parameters of micro_hybrid, counted from the architecture (not read off a model)."""
-    stem, widths, blocks = 32, (128, 256), (2, 2)
+    stem, widths, blocks = width, (4 * width, 8 * width), (2, 2)
     count = 3 * 7 * 7 * stem + 2 * stem  # stem conv (no bias) and its GroupNorm
     in_ch = stem
     for out, depth in zip(widths, blocks, strict=True):
@@ -124,7 +124,7 @@ def micro_hybrid_param_count(num_classes: int, dim: int, layers: int, mlp: int) 
                 count += in_ch * out + 2 * out  # projection shortcut: 1x1 conv and GroupNorm
             in_ch = out
     tokens = 8 * 8 + 1
-    count += in_ch * dim + dim  # E: the 1x1 patch projection of the 256-channel map
+    count += in_ch * dim + dim  # E: the 1x1 patch projection of the 8-width-channel map
     count += dim + tokens * dim  # class token and position embedding
     per_layer = 4 * dim + (3 * dim * dim + 3 * dim) + (dim * dim + dim) + (dim * mlp + mlp) + (mlp * dim + dim)
     return count + layers * per_layer + 2 * dim + dim * num_classes + num_classes
@@ -153,6 +153,16 @@ def test_micro_hybrid_defaults_and_backbone_layers():
              or isinstance(m, torch.nn.GroupNorm)]
     assert convs and all(isinstance(m, StdConv2d) for m in convs)
     assert norms and all(isinstance(m, GroupNormAct) and m.num_groups == 16 for m in norms)
+
+
+def test_micro_hybrid_cnn_width():
+    """The experiments' quarter-width CNN: stem 16, stages of 64 and 128 channels, 8 groups per GroupNorm."""
+    model = micro_hybrid(3, embedding_dim=64, num_layers=2, num_heads=2, width=16)
+    assert model.feature_map(torch.randn(2, 3, 64, 64)).shape == (2, 128, 8, 8)
+    assert num_params(model) == micro_hybrid_param_count(3, 64, 2, 256, width=16)
+    assert {m.num_groups for m in model.backbone.modules() if isinstance(m, GroupNormAct)} == {8}
+    with pytest.raises(ValueError, match="width=15 must be an even number"):
+        micro_hybrid(3, width=15)
 
 
 def test_micro_hybrid_gradients_reach_every_parameter():

@@ -2,6 +2,7 @@
 
 
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -279,3 +280,18 @@ def test_rollout_maps_rejects_mismatched_inputs():
         plot_rollout_maps(torch.rand(2, 3, 32, 32), torch.rand(2, 4, 4), titles=["only one"])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         plot_rollout_maps(torch.rand(1, 3, 8, 8) * 3, torch.rand(1, 2, 2))
+
+
+def test_plot_result_curves_draws_a_line_and_a_band_per_curve():
+    from course_utils.plots import plot_result_curves
+
+    curves = {"vit": [(3000, 0.5, 0.4, 0.6), (300, 0.3, 0.3, 0.35)], "cnn": [(300, 0.8, 0.7, 0.9)]}
+    fig = plot_result_curves(curves, "training images", chance=1 / 3)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["vit", "cnn", "chance"]
+    assert list(ax.lines[0].get_xdata()) == [300, 3000]  # sorted by x
+    assert list(ax.lines[0].get_ydata()) == [0.3, 0.5]
+    assert ax.get_xscale() == "log" and len(ax.collections) == 2
+    plt.close(fig)
+    with pytest.raises(ValueError, match="curve 'bad'"):
+        plot_result_curves({"bad": [(1, 0.9, 0.95, 1.0)]}, "x")
