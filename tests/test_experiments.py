@@ -385,3 +385,33 @@ def test_summarise_by_hand():
     assert by_model["vit"][0] == pytest.approx((0.5 + 0.7 + 0.9) / 3) and by_model["vit"][1:] == (0.5, 0.9, 3)
     assert E.summarise(results, by=["size"], metric="test_acc")[300][3] == 3
 
+
+
+def test_committed_results_paths_and_machine_line(tmp_path):
+    assert E.results_path("data_scale") == E.RESULTS_DIR / "data_scale.json"
+    assert E.results_path("pooling_lr", fast=True).name == "pooling_lr_fast.json"
+    with pytest.raises(ValueError, match="unknown experiment 'nope'"):
+        E.results_path("nope")
+    machine = {"device": "cpu", "cpu_capability": "AVX2", "threads": 2, "torch": "2.x"}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"experiment": "x", "machine": machine, "points": []}))
+    assert E.load_machine(path) == "cpu, CPU capability AVX2, 2 threads, torch 2.x"
+    assert E.machine_line({**machine, "device": "cuda", "gpu": "H200"}).startswith("cuda (H200), CPU")
+
+
+@pytest.mark.parametrize("name", list(E.EXPERIMENTS))
+@pytest.mark.parametrize("fast", [False, True], ids=["full", "fast"])
+def test_committed_results_hold_every_point_of_the_experiment(name, fast):
+    """The lessons plot these files: each must hold exactly the experiment's current grid (a changed grid or
+    schedule makes them stale: re-run the experiment with --out experiments.results_path(NAME))."""
+    path = E.results_path(name, fast)
+    content = json.loads(path.read_text())
+    assert content["experiment"] == name and content["description"] == E.EXPERIMENTS[name].description
+    stored = sorted(json.dumps(p["settings"], sort_keys=True) for p in content["points"])
+    expected = sorted(json.dumps(p, sort_keys=True) for p in E.EXPERIMENTS[name].grid(fast=fast))
+    assert stored == expected
+    for entry in content["points"]:
+        metrics = entry["metrics"]
+        assert 0 <= metrics["shuffle_acc"] <= 1 and 0 <= metrics["test_acc"] <= 1 and metrics["train_flops"] > 0
+        epochs, per_epoch = E.schedule(entry["settings"])
+        assert (metrics["epochs"], metrics["steps"]) == (epochs, epochs * per_epoch)

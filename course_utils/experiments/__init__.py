@@ -81,9 +81,10 @@ from course_utils.experiments.position import POOLINGS, POSITIONS, VariantViT
 from course_utils.optim import NO_WEIGHT_DECAY, weight_decay_groups
 from course_utils.vit import MODEL_CONFIGS, ViT
 
-__all__ = ["DEFAULTS", "EXPERIMENTS", "MODELS", "POOLINGS", "POSITIONS", "Experiment", "IncompatibleResults", "VariantViT",
-           "balanced_subset", "build_model", "estimate_flops", "experiment_optimizer", "load_results",
-           "make_point", "probe_permutation", "reduced", "run_experiment", "run_point", "schedule",
+__all__ = ["DEFAULTS", "EXPERIMENTS", "MODELS", "POOLINGS", "POSITIONS", "RESULTS_DIR", "Experiment",
+           "IncompatibleResults", "VariantViT", "balanced_subset", "build_model", "estimate_flops",
+           "experiment_optimizer", "load_machine", "load_results", "machine_line", "make_point",
+           "probe_permutation", "reduced", "results_path", "run_experiment", "run_point", "schedule",
            "shuffle_patches", "summarise"]
 
 MODELS = ("vit", "resnet", "hybrid", "vit_pretrained")
@@ -539,6 +540,28 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
 
 
 # ----------------------------------------------------------------------------------------------- results
+
+
+RESULTS_DIR = Path(__file__).parent / "results"  # the committed results, shipped with the package
+
+
+def results_path(name: str, fast: bool = False) -> Path:
+    """The committed results of experiment ``name`` (``--fast``'s with ``fast``), which the lessons plot."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    return RESULTS_DIR / f"{name}{'_fast' if fast else ''}.json"
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    """One line from ``describe_machine``'s dict: the device, the CPU's vector extensions, torch's threads."""
+    gpu = f" ({machine['gpu']})" if "gpu" in machine else ""
+    return (f"{machine['device']}{gpu}, CPU capability {machine['cpu_capability']}, {machine['threads']} "
+            f"threads, torch {machine['torch']}")
+
+
+def load_machine(path: str | Path) -> str:
+    """Where a results file was made, as ``machine_line`` writes it."""
+    return machine_line(json.loads(Path(path).read_text())["machine"])
 
 
 def load_results(path: str | Path) -> list[dict[str, Any]]:

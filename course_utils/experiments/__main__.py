@@ -1,7 +1,9 @@
 """Run an experiment of lessons 09-10: ``python -m course_utils.experiments NAME`` (``--list`` lists them).
 
 It trains every point of experiment NAME (see ``course_utils.experiments``) with a progress bar and writes
-``results/NAME.json`` (``results/NAME_fast.json`` with ``--fast``) after every point. Run it again after a
+``results/NAME.json`` (``results/NAME_fast.json`` with ``--fast``) in the working folder after every point.
+The lessons plot the committed results in ``course_utils/experiments/results/``: to refresh them, pass
+``--out`` with that file (``experiments.results_path(NAME)``). Run it again after a
 kill and it goes on where it stopped; with other ``--seeds`` it adds them to the file. At the end it prints
 the total time and the machine. A script: nothing imports it.
 """
@@ -55,13 +57,6 @@ def list_experiments(names: list[str], seeds: list[int] | None, fast: bool) -> N
         print(textwrap.indent(textwrap.fill(experiment.description, 100), "    "))
 
 
-def machine_line(machine: dict) -> str:
-    """One line: the device, the CPU's vector extensions as torch uses them, torch's threads."""
-    gpu = f" ({machine['gpu']})" if "gpu" in machine else ""
-    return (f"{machine['device']}{gpu}, CPU capability {machine['cpu_capability']}, {machine['threads']} "
-            f"threads, torch {machine['torch']}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
@@ -80,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     skipped = len(content["points"]) - content["ran"]
     print(f"[INFO] {args.name}: ran {content['ran']} points, {skipped} already in {out}; total time "
           f"{elapsed:.0f} s ({elapsed / 3600:.2f} h)")
-    print(f"[INFO] machine: {machine_line(experiments.describe_machine(args.device))}")
+    print(f"[INFO] machine: {experiments.machine_line(experiments.describe_machine(args.device))}")
     return 0
 
 
