@@ -17,9 +17,9 @@ source = colab.cell_source
 
 def test_every_lesson_and_exercise_notebook_is_found():
     names = [p.name for p in NOTEBOOKS]
-    assert sum(name[:2].isdigit() and "exercises" not in name and "solutions" not in name for name in names) == 10
-    assert sum(name.endswith("_exercises.ipynb") for name in names) == 10
-    assert sum(name.endswith("_solutions.ipynb") for name in names) == 10
+    assert sum(name[:2].isdigit() and "exercises" not in name and "solutions" not in name for name in names) == 11
+    assert sum(name.endswith("_exercises.ipynb") for name in names) == 11
+    assert sum(name.endswith("_solutions.ipynb") for name in names) == 11
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
