@@ -26,7 +26,7 @@ Lesson NN's exercises come from four files, and both of its exercise notebooks a
   ``raise NotImplementedError`` in place of the answers.
 
 The typical wrong answers that prove the checkers are test fixtures, not part of the package:
-``tests/exercise_mistakes/lessonNN.py`` (``tests/test_exercises.py`` says how they are written).
+``tests/exercise_answers/lessonNN.py`` (``tests/test_exercises.py`` says how they are written).
 
 The generated notebooks:
 
@@ -88,7 +88,7 @@ Adding the exercises of a lesson
    ``stubs/lessonNN.py``, set ``LESSON``, and write the title, introduction and imports cell.
 2. For each exercise (at least 3): its section in the text file; its cells in the solutions and stubs files;
    a ``Question`` subclass bound to ``qN`` with ``name = "qN"`` and ``answer_name``; and at least one wrong
-   answer in ``tests/exercise_mistakes/lessonNN.py``.
+   answer in ``tests/exercise_answers/lessonNN.py``.
 3. Write ``_check(self, answer)``: return ``None`` if the answer is right, ``raise Wrong("...")`` with a
    specific, kind message if not. Never put the answer in the message. The helpers below do the common
    parts: ``expect_callable``, ``expect_class``, ``expect_tensor``, ``expect_close`` (compares with a
