@@ -65,11 +65,11 @@ def test_the_experiments_grids():
     assert len(sizes) >= 4 and sizes[-1] / sizes[0] >= 30
     assert {p["lr"] for p in data_scale if p["model"] == "vit_pretrained"} == {E.FINE_TUNE_LR}
     positions = E.EXPERIMENTS["position_embeddings"].points
-    assert [p["position"] for p in positions[::2]] == list(P.POSITIONS) and len(positions) == 10
+    assert [p["position"] for p in positions[::3]] == list(P.POSITIONS) and len(positions) == 15
     pooling = E.EXPERIMENTS["pooling_lr"].points
     assert {(p["pooling"], p["lr"]) for p in pooling} == {(k, lr) for k in ("cls", "gap")
                                                          for lr in (3e-4, 1e-3, 3e-3)}
-    assert len(pooling) == 12 and {p["position"] for p in pooling} == {"sincos_2d"}
+    assert len(pooling) == 18 and {p["position"] for p in pooling} == {"sincos_2d"}
     for experiment in E.EXPERIMENTS.values():
         keys = [json.dumps(p, sort_keys=True) for p in experiment.points]
         assert len(set(keys)) == len(keys)  # no point twice
@@ -361,7 +361,7 @@ def test_list_prints_points_and_flops(capsys, monkeypatch):
     assert lines[0].startswith("experiment")
     rows = {line.split()[0]: line.split()[1:4] for line in lines[1:] if line and not line.startswith(" ")}
     assert rows["data_scale"] == ["32", "96.0", "0.89"]  # 32 x 3 TFLOP at 30 GFLOP/s
-    assert rows["position_embeddings"][0] == "10" and rows["pooling_lr"][0] == "12"
+    assert rows["position_embeddings"][0] == "15" and rows["pooling_lr"][0] == "18"
 
 
 def test_the_cli_needs_a_known_name():
