@@ -13,21 +13,28 @@
   hide a scale error in its input.
 - ``refusing``: make a function the prompt forbids (the reference) raise ``Wrong`` while the learner's code runs.
 - ``fixed_size``: read from an error whether the learner's code has a fixed batch size in it.
+- ``call_leaving_alone``: call the learner's function from seeded global random number generators and prove that
+  it left the working directory and those generators as it found them (it may draw from the ones it is allowed
+  to, but never re-seed them); the caller's own state is restored whatever the function did.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import random
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from course_utils.exercises import Wrong
 
-__all__ = ["NO_GRADIENT", "Unchanged", "call_for_gradients", "expect_gradients", "fixed_size", "recorded_inputs", "refusing", "seeded"]
+__all__ = ["NO_GRADIENT", "RNG_NAMES", "Unchanged", "call_for_gradients", "call_leaving_alone", "expect_gradients",
+           "fixed_size", "global_rngs", "recorded_inputs", "refusing", "rng_snapshot", "seeded"]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -259,3 +266,99 @@ def call_for_gradients(function: Any, who: str, *args: Any, **kwargs: Any) -> An
                             f"a method ending in `_`): it writes into the caller's tensor, which autograd "
                             f"forbids for a tensor that requires grad. Compute a new tensor (`x = x + ...`).") from None
             raise
+
+
+# --------------------------------------------------------------------------------------------------------
+# The caller's working directory and global random number generators
+# --------------------------------------------------------------------------------------------------------
+
+RNG_NAMES = {"torch": "torch's", "numpy": "NumPy's", "random": "Python's `random`"}
+_SEEDING = {"torch": "`torch.manual_seed`", "numpy": "`np.random.seed`", "random": "`random.seed`"}
+_DRAWING = {"torch": "`torch.rand`, `torch.randperm`, ... without `generator=`",
+            "numpy": "`np.random.rand`, `np.random.permutation`, ...",
+            "random": "`random.random`, `random.shuffle`, `random.sample`, ..."}
+
+
+def rng_snapshot() -> dict[str, Any]:
+    """The states of the global random number generators of torch (CPU), NumPy and Python's ``random``."""
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "random": random.getstate()}
+
+
+def _restore(snapshot: Mapping[str, Any]) -> None:
+    torch.set_rng_state(snapshot["torch"])
+    np.random.set_state(snapshot["numpy"])
+    random.setstate(snapshot["random"])
+
+
+def _same_state(name: str, a: Any, b: Any) -> bool:
+    if name == "torch":
+        return bool(torch.equal(a, b))
+    if name == "numpy":
+        return a[0] == b[0] and bool(np.array_equal(a[1], b[1])) and tuple(a[2:]) == tuple(b[2:])
+    return a == b
+
+
+def _changed_rngs(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    return [name for name in RNG_NAMES if not _same_state(name, before[name], after[name])]
+
+
+@contextlib.contextmanager
+def global_rngs(seed: int) -> Iterator[None]:
+    """Run the block with the global RNGs of torch, NumPy and Python seeded with ``seed``; restore them after."""
+    saved = rng_snapshot()
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        _restore(saved)
+
+
+def _run_from(seed: int, function: Callable[..., Any], args: tuple[Any, ...],
+              kwargs: Mapping[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any], str]:
+    """``function(*args, **kwargs)`` from global RNGs seeded with ``seed``: (its result, the RNG states before
+    and after, the working directory after). The caller's RNGs and working directory are restored after."""
+    cwd = os.getcwd()
+    try:
+        with global_rngs(seed):
+            before = rng_snapshot()
+            out = function(*args, **kwargs)
+            after = rng_snapshot()
+            return out, before, after, os.getcwd()
+    finally:
+        if os.getcwd() != cwd:
+            os.chdir(cwd)
+
+
+def call_leaving_alone(function: Callable[..., Any], who: str, *args: Any, draws: Collection[str] = (),
+                       seed: int = 0, advice: str = "", **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``, called with the global RNGs seeded with ``seed``; raise ``Wrong`` if it
+    left the working directory changed, or changed a global RNG (torch's, NumPy's, Python's ``random``: the
+    keys of ``RNG_NAMES``) that is not in ``draws``. It may draw from those in ``draws`` (building a layer draws
+    its weights from torch's), but not re-seed them: where one changed, the function runs again from another
+    seed, and if that RNG ends in the same state both times, it was re-seeded. ``who`` names the function in the
+    messages, ``advice`` ends the RNG message. Whatever happens, the caller's working directory and RNGs are
+    restored. Returns the function's result."""
+    out, before, after, cwd = _run_from(seed, function, args, kwargs)
+    if cwd != os.getcwd():
+        raise Wrong(f"{who} changed the working directory (`os.chdir`) and left it at {cwd!r}: every relative "
+                    f"path the caller uses after it (a dataset folder, a checkpoint, an output file) would point "
+                    f"somewhere else. Build paths from the folder you were given instead (`Path(root) / name`, "
+                    f"`os.path.join(root, name)`), and leave the working directory alone.")
+    changed = _changed_rngs(before, after)
+    for name in changed:
+        if name not in draws:
+            raise Wrong(f"{who} changed {RNG_NAMES[name]} global random number generator (re-seeding it with "
+                        f"{_SEEDING[name]}, or drawing from it: {_DRAWING[name]}): every random draw of the "
+                        f"caller's after it (the model's initialisation, the batch order, the augmentation) "
+                        f"would change with it. {advice}".rstrip())
+    for name in (name for name in changed if name in draws):
+        _, _, again, _ = _run_from(seed + 7_919, function, args, kwargs)
+        if _same_state(name, after[name], again[name]):
+            raise Wrong(f"{who} re-seeds {RNG_NAMES[name]} global random number generator (a call such as "
+                        f"{_SEEDING[name]} inside it): started from two different random states, it left the "
+                        f"generator in the same state both times. Every random draw of the caller's after it "
+                        f"would be the same in every run, whatever seed the caller set. Seeding belongs to the "
+                        f"caller: draw from the state you find. {advice}".rstrip())
+    return out

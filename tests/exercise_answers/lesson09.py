@@ -181,6 +181,83 @@ def balanced_subset(labels, size, seed):
     return torch.tensor(sorted(chosen))
 
 
+# %% q1 wrong: the subsets are not nested
+def balanced_subset(labels, size, seed):
+    import random
+
+    classes = int(labels.max()) + 1
+    if size % classes:
+        raise ValueError("size is not a multiple of the classes")
+    chosen = []
+    for c in range(classes):
+        members = torch.nonzero(labels == c).flatten().tolist()
+        if len(members) < size // classes:
+            raise ValueError(f"class {c} is too small")
+        # random.sample picks k of n with one of two algorithms, chosen by k: a small k and a large one differ
+        chosen += random.Random(seed * 1_000 + c).sample(members, size // classes)
+    return torch.tensor(chosen)
+
+
+# %% q1 wrong: changed Python's `random` global random number generator
+def balanced_subset(labels, size, seed):
+    import random
+
+    classes = int(labels.max()) + 1
+    if size % classes:
+        raise ValueError("size is not a multiple of the classes")
+    random.seed(seed)  # repeatable, but it re-seeds the caller's `random`
+    chosen = []
+    for c in range(classes):
+        members = torch.nonzero(labels == c).flatten().tolist()
+        if len(members) < size // classes:
+            raise ValueError(f"class {c} is too small")
+        random.shuffle(members)
+        chosen += members[:size // classes]
+    return torch.tensor(chosen)
+
+
+# %% q1 right: Python's random.Random(seed), one shuffle per class, a list of indices made a tensor
+def balanced_subset(labels, size, seed):
+    import random
+
+    classes = len(set(labels.tolist()))
+    if size % classes:
+        raise ValueError(f"{size} is not a multiple of {classes}")
+    rng = random.Random(seed)  # a generator of its own: the global `random` is left alone
+    chosen = []
+    for c in range(classes):
+        members = [i for i, label in enumerate(labels.tolist()) if label == c]
+        if len(members) < size // classes:
+            raise ValueError(f"class {c} has {len(members)} items, fewer than {size // classes}")
+        rng.shuffle(members)  # draws depend on the class's size only, not on `size`: nested
+        chosen.extend(members[:size // classes])
+    return torch.tensor(chosen, dtype=torch.long)
+
+
+# %% q1 right: torch's global generator, forked and seeded, so the caller's state comes back
+def balanced_subset(labels, size, seed):
+    classes = int(labels.max()) + 1
+    per_class, rest = divmod(size, classes)
+    if rest:
+        raise ValueError(f"size {size} is not a multiple of the {classes} classes")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        chosen = []
+        for c in range(classes):
+            members = (labels == c).nonzero().flatten()
+            if len(members) < per_class:
+                raise ValueError(f"class {c} has only {len(members)} items")
+            chosen.append(members[torch.randperm(len(members))[:per_class]])
+    return torch.cat(chosen)
+
+
+# %% q2 wrong: the forward pass and tripled it
+def training_flops_per_image(model, images, labels):
+    with FlopCounterMode(display=False, custom_mapping=flops.CPU_ATTENTION_FLOPS) as counter:
+        nn.CrossEntropyLoss()(model(images), labels)
+    return 3 * counter.get_total_flops() / len(images)  # "the backward costs twice the forward"
+
+
 # %% q2 wrong: about a third of it: only the forward pass
 def training_flops_per_image(model, images, labels):
     with FlopCounterMode(display=False, custom_mapping=flops.CPU_ATTENTION_FLOPS) as counter:
@@ -195,7 +272,7 @@ def training_flops_per_image(model, images, labels):
     return counter.get_total_flops() / len(images)
 
 
-# %% q2 wrong: the whole batch of 3 images
+# %% q2 wrong: the whole batch of 4 images
 def training_flops_per_image(model, images, labels):
     model = copy.deepcopy(model)
     with FlopCounterMode(display=False, custom_mapping=flops.CPU_ATTENTION_FLOPS) as counter:
@@ -354,6 +431,20 @@ def schedule(train_size, batch_size, min_steps, min_epochs):
     return max(min_epochs, np.ceil(min_steps / steps_per_epoch)), steps_per_epoch
 
 
+# %% q3 wrong: banker's rounding
+def schedule(train_size, batch_size, min_steps, min_epochs):
+    steps_per_epoch = round(train_size / batch_size + 0.5)  # a ceiling, except where the quotient is exact
+    return max(min_epochs, round(min_steps / steps_per_epoch + 0.5)), steps_per_epoch
+
+
+# %% q3 right: NumPy's ceil, made int
+def schedule(train_size, batch_size, min_steps, min_epochs):
+    import numpy as np
+
+    steps_per_epoch = int(np.ceil(train_size / batch_size))
+    return int(max(min_epochs, np.ceil(min_steps / steps_per_epoch))), steps_per_epoch
+
+
 # %% q3 right: integer arithmetic only, epochs counted in a loop
 def schedule(train_size, batch_size, min_steps, min_epochs):
     steps_per_epoch = -(-train_size // batch_size)
@@ -444,6 +535,20 @@ def accuracy_gap(rows, model_a, model_b):
                        for seed in range(3) if (model_a, size, seed) in accuracy and (model_b, size, seed) in accuracy]
         if differences:
             gaps[size] = sum(differences) / len(differences)
+    return gaps
+
+
+# %% q4 wrong: by their position in the list of seeds
+def accuracy_gap(rows, model_a, model_b):
+    accuracies = {}  # (model, size) -> test accuracies, in the order of their seeds
+    for row in sorted(rows, key=lambda row: row["seed"]):
+        accuracies.setdefault((row["model"], row["train_size"]), []).append(row["test_acc"])
+    gaps = {}
+    for size in sorted({row["train_size"] for row in rows}):
+        ours, theirs = accuracies.get((model_a, size), []), accuracies.get((model_b, size), [])
+        pairs = list(zip(ours, theirs, strict=False))
+        if pairs:  # zip stops at the shorter list: right only when the missing seed is the last
+            gaps[size] = sum(a - b for a, b in pairs) / len(pairs)
     return gaps
 
 
