@@ -2,7 +2,8 @@
 
 Beyond the course's version: an optional learning-rate scheduler stepped every batch, gradient clipping,
 mixed precision chosen by the hardware (``amp``, see ``course_utils.precision``), a check that stops on a
-NaN/inf loss, and a per-epoch callback for checkpointing.
+NaN/inf loss, a warning when the model has not started learning (``plateau_warning``), and a per-epoch
+callback for checkpointing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,43 @@ from tqdm.auto import tqdm
 from course_utils.precision import Precision, choose_precision
 
 Results = dict[str, list[float]]
+
+# "Is my ViT learning?" (lesson 06): a model that predicts every class with the same probability has loss
+# ln C, whatever the labels (label smoothing included). A run whose training loss is still within
+# PLATEAU_TOLERANCE of ln C after PLATEAU_SHARE of its epochs has not started learning.
+PLATEAU_TOLERANCE = 0.02
+PLATEAU_SHARE = 0.25
+LESSON = "notebooks/06_training_from_scratch.ipynb, section 'Is my ViT learning?'"
+
+
+class PlateauWarning(UserWarning):
+    """The training loss is still at ln C, the loss of a uniform guess: the model has not started learning."""
+
+
+def plateau_warning(train_losses: list[float], num_classes: int, epochs: int,
+                    share: float = PLATEAU_SHARE, tolerance: float = PLATEAU_TOLERANCE) -> str | None:
+    """The warning to give after the epochs of ``train_losses`` (one mean loss each) out of ``epochs``, or None.
+
+    It fires once the run is past ``share`` of its epochs and the last epoch's loss is still within
+    ``tolerance`` (relative) of ln ``num_classes``.
+    """
+    if num_classes < 2 or not train_losses or len(train_losses) < share * epochs:
+        return None
+    uniform = math.log(num_classes)
+    loss = train_losses[-1]
+    if abs(loss - uniform) > tolerance * uniform:
+        return None
+    return (f"the training loss after epoch {len(train_losses)} of {epochs} is {loss:.4f}, within "
+            f"{tolerance:.0%} of ln {num_classes} = {uniform:.4f}, the loss of predicting every class "
+            f"equally: the model has not started learning. Likely causes: a learning rate too high or too low, "
+            f"too short a warmup or schedule, position embeddings too small to be seen (a ViT on a task where "
+            f"the layout matters), or too little data. See {LESSON}.")
+
+
+def output_classes(model: nn.Module) -> int | None:
+    """The number of classes ``model`` predicts: the output width of its last Linear layer (None if none)."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return linears[-1].out_features if linears else None
 
 
 def progress_disabled() -> bool:
@@ -117,6 +156,8 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
     checkpoint and restore its state too. ``amp`` is the precision, resolved once by
     ``course_utils.precision.choose_precision`` and printed when ``verbose``. A DistributedDataParallel
     model is evaluated through its plain module, so test shards of unequal size never wait on each other.
+    When ``verbose``, a ``PlateauWarning`` is given once if the training loss is still at ln C (the uniform
+    guess) past a quarter of the epochs (``plateau_warning``).
     """
     results = results or {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
     precision = choose_precision(device, amp)
@@ -124,6 +165,8 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
     if verbose:
         print(precision.describe(), flush=True)
     eval_model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    num_classes = output_classes(eval_model)
+    warned = False
     disable = progress_disabled() if progress is None else not progress
     for epoch in tqdm(range(start_epoch, epochs), initial=start_epoch, total=epochs, disable=disable,
                       desc="epochs"):
@@ -138,6 +181,10 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
         if verbose:
             print(f"Epoch: {epoch + 1} | train_loss: {train_loss:.4f} | train_acc: {train_acc:.4f} | "
                   f"test_loss: {test_loss:.4f} | test_acc: {test_acc:.4f}", flush=True)
+        message = None if warned or num_classes is None else plateau_warning(results["train_loss"], num_classes, epochs)
+        if message is not None and verbose:
+            warnings.warn(message, PlateauWarning, stacklevel=2)
+            warned = True
         if on_epoch_end is not None:
             on_epoch_end(epoch, results)
     return results

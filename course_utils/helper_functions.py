@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -69,11 +70,13 @@ def print_train_time(start: float, end: float, device: str | torch.device | None
     return total_time
 
 
-def plot_loss_curves(results: dict[str, Sequence[float]]) -> Figure:
+def plot_loss_curves(results: dict[str, Sequence[float]], num_classes: int | None = None) -> Figure:
     """Plot loss and accuracy per epoch, train against test, side by side, and return the Figure.
 
     ``results`` holds one value per epoch under "train_loss", "train_acc", "test_loss" and "test_acc"
-    (accuracies as fractions 0-1), like the dict ``train()`` returns.
+    (accuracies as fractions 0-1), like the dict ``train()`` returns. With ``num_classes`` C, the loss panel
+    also draws ln C, the loss of a uniform guess, and the accuracy panel chance, 1/C: a run whose training
+    loss sits on that line has not started learning (lesson 06, "Is my ViT learning?").
     """
     missing = [key for key in ("train_loss", "train_acc", "test_loss", "test_acc") if key not in results]
     if missing:
@@ -88,11 +91,16 @@ def plot_loss_curves(results: dict[str, Sequence[float]]) -> Figure:
 
     loss_ax.plot(epochs, values("train_loss"), label="train_loss")
     loss_ax.plot(epochs, values("test_loss"), label="test_loss")
+    if num_classes is not None:
+        loss_ax.axhline(math.log(num_classes), color="grey", linestyle="--",
+                        label=f"ln {num_classes}: uniform guess")
     loss_ax.set(title="Loss", xlabel="Epochs")
     loss_ax.legend()
 
     acc_ax.plot(epochs, values("train_acc"), label="train_accuracy")
     acc_ax.plot(epochs, values("test_acc"), label="test_accuracy")
+    if num_classes is not None:
+        acc_ax.axhline(1 / num_classes, color="grey", linestyle="--", label=f"chance: 1/{num_classes}")
     acc_ax.set(title="Accuracy", xlabel="Epochs")
     acc_ax.legend()
     return fig  # notebooks draw it on their own; in a script call plt.show()

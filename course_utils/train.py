@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         from course_utils.helper_functions import plot_loss_curves
 
-        fig = plot_loss_curves(results)
+        fig = plot_loss_curves(results, num_classes=len(class_names))
         try:
             utils.atomic_write(output_dir / CURVES, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
         finally:

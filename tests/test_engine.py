@@ -1,5 +1,8 @@
 """engine: the loops learn, the results dict, scheduler, clipping, AMP and the NaN guard."""
 
+import math
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -80,3 +83,40 @@ def test_warmup_then_cosine_schedule():
     assert lrs[10] == pytest.approx(1.0)  # peak after warmup
     assert lrs[60] == pytest.approx(0.5, abs=0.02)  # half-way down the cosine
     assert lrs[-1] < 0.01
+
+
+def test_plateau_warning_fires_only_at_ln_c_past_the_share():
+    ln3 = math.log(3)
+    assert engine.plateau_warning([ln3 + 0.001], num_classes=3, epochs=4) is not None  # 1 of 4 epochs: 25%
+    assert engine.plateau_warning([ln3 + 0.001], num_classes=3, epochs=8) is None  # too early to tell
+    assert engine.plateau_warning([ln3, 0.9 * ln3], num_classes=3, epochs=4) is None  # it left ln C
+    assert engine.plateau_warning([ln3, 1.03 * ln3], num_classes=3, epochs=4) is None  # above it: diverging
+    message = engine.plateau_warning([ln3, 1.01 * ln3], num_classes=3, epochs=4)
+    assert "ln 3 = 1.0986" in message and "06_training_from_scratch" in message and "learning rate" in message
+
+
+def test_train_warns_once_when_the_loss_stays_at_the_uniform_guess():
+    train_dl, test_dl = separable_loaders()
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # a run that cannot leave ln 2
+    with torch.no_grad():
+        model[1].weight.zero_()
+    with pytest.warns(engine.PlateauWarning, match="ln 2 = 0.6931") as record:
+        engine.train(model, train_dl, test_dl, optimizer, nn.CrossEntropyLoss(), epochs=4, device="cpu",
+                     progress=False, verbose=True)
+    assert len([w for w in record if w.category is engine.PlateauWarning]) == 1
+
+
+def test_train_that_learns_gives_no_plateau_warning():
+    train_dl, test_dl = separable_loaders()
+    model = make_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", engine.PlateauWarning)
+        engine.train(model, train_dl, test_dl, optimizer, nn.CrossEntropyLoss(), epochs=4, device="cpu",
+                     progress=False, verbose=True)
+
+
+def test_output_classes_reads_the_last_linear():
+    assert engine.output_classes(make_model()) == 2
+    assert engine.output_classes(nn.Sequential(nn.Flatten())) is None

@@ -1,5 +1,6 @@
 """Tests for course_utils.helper_functions. download_data runs against a local HTTP server (no internet)."""
 
+import math
 import socket
 import zipfile
 from pathlib import Path
@@ -202,6 +203,15 @@ def test_plot_loss_curves():
 
     with pytest.raises(KeyError, match="test_acc"):
         plot_loss_curves({k: v for k, v in results.items() if k != "test_acc"})
+
+
+def test_plot_loss_curves_draws_the_uniform_guess():
+    results = {"train_loss": [1.1, 1.1], "train_acc": [0.3, 0.3], "test_loss": [1.1, 1.1], "test_acc": [0.3, 0.3]}
+    loss_ax, acc_ax = plot_loss_curves(results, num_classes=3).axes
+    uniform, chance = loss_ax.get_lines()[-1], acc_ax.get_lines()[-1]
+    assert list(uniform.get_ydata()) == pytest.approx([math.log(3)] * 2)
+    assert "uniform guess" in uniform.get_label()
+    assert list(chance.get_ydata()) == pytest.approx([1 / 3] * 2)
 
 
 def test_walk_through_dir(tmp_path, capsys):

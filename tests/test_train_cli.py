@@ -8,8 +8,9 @@ import sys
 import pytest
 import torch
 
-from course_utils import predict, shapes, train, utils
+from course_utils import engine, predict, shapes, train, utils
 from course_utils.shapes import ShapesSpec
+from course_utils.vit import ViT
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -157,3 +158,17 @@ def test_help_runs_from_another_folder(tmp_path):
                  "--output-dir", "--resume", "--compile"):
         assert flag in result.stdout
 
+
+
+def test_a_run_stuck_at_chance_warns_once(tiny_data, tmp_path, monkeypatch):
+    # A zero head predicts every class equally (loss ln 3), and at lr 0 the run can never leave it.
+    init = ViT.reset_parameters
+
+    def zero_head(self):
+        init(self)
+        torch.nn.init.zeros_(self.classifier[1].weight)
+
+    monkeypatch.setattr(ViT, "reset_parameters", zero_head)
+    with pytest.warns(engine.PlateauWarning, match=r"ln 3 = 1\.0986.*06_training_from_scratch") as record:
+        train.main(["--data", str(tiny_data), "--output-dir", str(tmp_path), *FAST_FLAGS, "--lr", "0"])
+    assert sum(w.category is engine.PlateauWarning for w in record) == 1
