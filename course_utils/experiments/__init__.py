@@ -78,12 +78,12 @@ from tqdm.auto import tqdm
 
 from course_utils import data_setup, engine, flops, precision, shapes, utils
 from course_utils.experiments.position import POOLINGS, POSITIONS, VariantViT
-from course_utils.optim import NO_WEIGHT_DECAY, weight_decay_groups
+from course_utils.optim import init_position_embedding, make_optimizer
 from course_utils.vit import MODEL_CONFIGS, ViT
 
 __all__ = ["DEFAULTS", "EXPERIMENTS", "MODELS", "POOLINGS", "POSITIONS", "RESULTS_DIR", "Experiment",
            "IncompatibleResults", "VariantViT", "balanced_subset", "build_model", "estimate_flops",
-           "experiment_optimizer", "load_machine", "load_results", "machine_line", "make_point",
+           "load_machine", "load_results", "machine_line", "make_point",
            "probe_permutation", "reduced", "results_path", "run_experiment", "run_point", "schedule",
            "shuffle_patches", "summarise"]
 
@@ -105,7 +105,10 @@ DEFAULTS: dict[str, Any] = {
     "patch_size": 8,  # the ViT's patch side; also the patch of the shuffle probe (for every model)
     "position": "learned_1d",  # the ViT's position embedding (POSITIONS); None for the ResNet
     "pooling": "cls",  # the ViT's head input (POOLINGS); None for the ResNet
+    "position_std": 0.02,  # the learned position tables' initial std (the paper's code: 0.02); None for the ResNet
+    "position_lr_scale": 1.0,  # their learning rate over ``lr`` (no weight decay); None for the ResNet
     "amp": "off",  # precision: "off" (fp32), "auto", "bf16" or "fp16" (course_utils.precision)
+    "stop_train_acc": None,  # stop early once an epoch's training accuracy reaches this (converged); None: never
 }
 WEIGHT_DECAY = 0.05
 LABEL_SMOOTHING = 0.1
@@ -134,7 +137,7 @@ def make_point(**settings: Any) -> dict[str, Any]:
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if model == "resnet":
-        point["position"] = point["pooling"] = None
+        point["position"] = point["pooling"] = point["position_std"] = point["position_lr_scale"] = None
     elif point["position"] not in POSITIONS or point["pooling"] not in POOLINGS:
         raise ValueError(f"position must be one of {POSITIONS} and pooling one of {POOLINGS}, "
                          f"got {point['position']!r} and {point['pooling']!r}")
@@ -146,6 +149,9 @@ def make_point(**settings: Any) -> dict[str, Any]:
     for key in ("train_size", "batch_size", "min_steps", "min_epochs", "img_size", "patch_size"):
         if not isinstance(point[key], int) or point[key] < 1:
             raise ValueError(f"{key} must be a positive integer, got {point[key]!r}")
+    stop = point["stop_train_acc"]
+    if stop is not None and not (isinstance(stop, float) and 0 < stop <= 1):
+        raise ValueError(f"stop_train_acc must be None or a fraction in (0, 1], got {stop!r}")
     if point["img_size"] % point["patch_size"]:
         raise ValueError(f"img_size {point['img_size']} is not divisible by patch_size {point['patch_size']}")
     return point
@@ -198,6 +204,11 @@ class Experiment:
         return [reduced(p) for p in points] if fast else points
 
 
+# The course's from-scratch recipe for the ViT's learned position tables (course_utils.optim; lesson 06, "Is my
+# ViT learning?"): drawn at std 0.2 instead of 0.02, trained at 10x the learning rate without weight decay.
+RECIPE = {"position_std": 0.2, "position_lr_scale": 10.0}
+
+
 def _experiments() -> dict[str, Experiment]:
     seeds = (0, 1)
     ablation_seeds = (0, 1, 2)  # the ViT's take-off step varies with the seed: one more for the ablations
@@ -209,12 +220,26 @@ def _experiments() -> dict[str, Experiment]:
         "images of dots (30x), 2 seeds; test accuracy against training-set size and against training FLOPs.",
         tuple(make_point(model=model, lr=lr, train_size=size, seed=seed)
               for model, lr in models.items() for size in (300, 900, 3000, 9000) for seed in seeds))
+    # Table 8 and the plateau: long enough for a learned table to take off (about 1,000 steps on the seeds
+    # tried), stopped once the training accuracy reaches 99%
+    long = {"min_steps": 2000, "stop_train_acc": 0.99}
     position_embeddings = Experiment(
         "position_embeddings",
         "Table 8 (Appendix D.4) at laptop scale: the pico ViT with no position embedding, 1-D learned, "
         "2-D learned, relative and 2-D sine-cosine embeddings on the 9,000 dots training images, 3 seeds, "
-        "with the patch-shuffle probe (shuffle_acc).",
-        tuple(make_point(position=position, seed=seed) for position in POSITIONS for seed in ablation_seeds))
+        "with the patch-shuffle probe (shuffle_acc). The learned tables follow the course's recipe (RECIPE: "
+        "drawn at std 0.2, 10x the learning rate); up to 2,115 steps, stopped at 99% training accuracy.",
+        tuple(make_point(position=position, seed=seed, **long, **RECIPE)
+              for position in POSITIONS for seed in ablation_seeds))
+    plateau = Experiment(
+        "plateau",
+        "Is my ViT learning? The pico ViT with the paper's learned 1-D position embedding on the 9,000 dots "
+        "training images, 3 seeds: initialised as the paper's code does (std 0.02, the optimizer's learning "
+        "rate) against the course's recipe (RECIPE: std 0.2, 10x the learning rate, no weight decay); up to "
+        "2,115 steps, stopped at 99% training accuracy. The recipe's runs are position_embeddings' learned_1d "
+        "runs.",
+        tuple(make_point(seed=seed, **long, **recipe)
+              for recipe in ({}, RECIPE) for seed in ablation_seeds))
     pooling_lr = Experiment(
         "pooling_lr",
         "Figure 9 at laptop scale: the pico ViT's head on the class token against global average pooling of "
@@ -223,7 +248,7 @@ def _experiments() -> dict[str, Experiment]:
         "budget (position_embeddings), and a sweep at chance would compare nothing.",
         tuple(make_point(pooling=pooling, lr=lr, position="sincos_2d", seed=seed)
               for pooling in POOLINGS for lr in POOLING_LRS for seed in ablation_seeds))
-    return {e.name: e for e in (data_scale, position_embeddings, pooling_lr)}
+    return {e.name: e for e in (plateau, data_scale, position_embeddings, pooling_lr)}
 
 
 EXPERIMENTS: dict[str, Experiment] = _experiments()
@@ -357,28 +382,12 @@ def build_model(point: dict[str, Any], num_classes: int, load_weights: bool = Tr
     return vit
 
 
-def experiment_optimizer(model: nn.Module, lr: float, weight_decay: float,
-                         device: str | torch.device) -> torch.optim.AdamW:
-    """``course_utils.optim.make_optimizer``'s AdamW and parameter groups, with every class and position
-    embedding out of weight decay wherever it sits: the hybrid's ``vit.position_embedding`` and the tables of
-    ``VariantViT`` (its ``no_weight_decay()``) too. For the plain ViT the groups are ``make_optimizer``'s."""
-    decay, no_decay = weight_decay_groups(model)
-    extra = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
-    exempt = {id(p) for name, p in model.named_parameters()
-              if name.rsplit(".", 1)[-1] in NO_WEIGHT_DECAY or name in extra}
-    no_decay += [p for p in decay if id(p) in exempt]
-    decay = [p for p in decay if id(p) not in exempt]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}],
-                             lr=lr, betas=(0.9, 0.999),
-                             fused=torch.device(device).type in ("cpu", "cuda") or None)
-
-
 # -------------------------------------------------------------------------------------------------- runs
 
 
 def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: bool = False,
-              device: str | None = None, progress: bool = False) -> dict[str, Any]:
+              device: str | None = None, progress: bool = False,
+              save_model: str | Path | None = None) -> dict[str, Any]:
     """Train and evaluate one point; return its metrics (see the module docstring).
 
     Args:
@@ -388,6 +397,7 @@ def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: 
         fast: run ``reduced(point)`` instead.
         device: default ``utils.get_device()``.
         progress: a progress bar over the epochs.
+        save_model: write the trained model's weights (fp16) and its point to this file.
     """
     start = time.perf_counter()
     point = reduced(point) if fast else make_point(**point)
@@ -405,31 +415,41 @@ def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: 
 
     utils.set_seeds(point["seed"])
     model = build_model(point, len(train_split.classes)).to(device)
+    if point["model"] == "vit" and point["position_std"] != DEFAULTS["position_std"]:
+        init_position_embedding(model, point["position_std"])
     chosen = precision.choose_precision(device, point["amp"])
     epochs, steps_per_epoch = schedule(point)
     steps = epochs * steps_per_epoch
     image_shape = tuple(train_x.shape[1:])
-    train_flops = flops.training_flops(model, image_shape, point["train_size"], epochs)
-    optimizer = experiment_optimizer(model, point["lr"], WEIGHT_DECAY, device)
+    flops_per_epoch = flops.training_flops(model, image_shape, point["train_size"], 1)
+    optimizer = make_optimizer(model, point["lr"], WEIGHT_DECAY, device, point["position_lr_scale"] or 1.0)
     scheduler = engine.warmup_cosine_scheduler(optimizer, round(WARMUP_FRACTION * steps), steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
     scaler = chosen.grad_scaler()
     batches = TensorBatches(train_x, train_y, point["batch_size"], shuffle=True, seed=point["seed"])
 
     train_start = time.perf_counter()
-    train_loss = math.nan
+    train_losses, train_accs = [], []  # each epoch's means: a run stuck at the uniform guess stays at ln C
     for epoch in tqdm(range(epochs), desc="epochs", leave=False, disable=not progress):
-        train_loss, _ = engine.train_step(model, batches, loss_fn, optimizer, device, scheduler, GRAD_CLIP,
-                                          chosen, scaler, epoch)
+        loss, accuracy = engine.train_step(model, batches, loss_fn, optimizer, device, scheduler, GRAD_CLIP,
+                                           chosen, scaler, epoch)
+        train_losses.append(loss)
+        train_accs.append(accuracy)
+        if point["stop_train_acc"] is not None and accuracy >= point["stop_train_acc"]:
+            break  # converged: the rest of the schedule would add little but time
     train_s = time.perf_counter() - train_start
 
     plain_loss = nn.CrossEntropyLoss()
     evaluate = {name: TensorBatches(x, y, 256) for name, x, y in
                 [("test", test_x, test_y), ("train", train_x, train_y), ("shuffled", shuffled_x, test_y)]}
     results = {name: engine.test_step(model, data, plain_loss, device, chosen) for name, data in evaluate.items()}
+    if save_model is not None:
+        state = {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}
+        utils.save_checkpoint({"model": state, "point": point, "class_names": train_split.classes}, save_model)
     return {"test_acc": results["test"][1], "train_acc": results["train"][1], "shuffle_acc": results["shuffled"][1],
-            "test_loss": results["test"][0], "train_loss": train_loss, "train_flops": train_flops,
-            "train_s": train_s, "wall_s": time.perf_counter() - start, "epochs": epochs, "steps": steps,
+            "test_loss": results["test"][0], "train_loss": train_losses[-1], "train_losses": train_losses, "train_accs": train_accs, "train_flops": flops_per_epoch * len(train_losses),
+            "train_s": train_s, "wall_s": time.perf_counter() - start, "epochs": len(train_losses),
+            "steps": len(train_losses) * steps_per_epoch, "scheduled_steps": steps,
             "params": sum(p.numel() for p in model.parameters()), "precision": chosen.name,
             "device": str(device)}
 
@@ -493,21 +513,45 @@ def _check_compatible(stored: dict[str, Any], experiment: Experiment, grid: list
                          f"Delete the file to start again, or pass another --out.")
 
 
+def _slug(point: dict[str, Any]) -> str:
+    """A file name for a point: its model, position, pooling, size, learning rate and seed."""
+    return (f"{point['model']}_{point['position']}_{point['pooling']}_{point['train_size']}_lr{point['lr']:g}"
+            f"_std{point['position_std']}_seed{point['seed']}")
+
+
+def _runs_beside(out: Path) -> dict[str, dict[str, Any]]:
+    """The metrics of every point in the other results files of ``out``'s folder, keyed by their settings."""
+    runs: dict[str, dict[str, Any]] = {}
+    for path in sorted(out.parent.glob("*.json")) if out.parent.is_dir() else []:
+        if path.resolve() == out.resolve():
+            continue
+        try:
+            for entry in json.loads(path.read_text()).get("points", []):
+                runs.setdefault(_key(entry["settings"]), entry["metrics"])
+        except (ValueError, KeyError, AttributeError):
+            continue  # not a results file
+    return runs
+
+
 def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int] | None = None,
                    fast: bool = False, data_root: str | Path | None = None, device: str | None = None,
-                   amp: str | None = None, progress: bool | None = None) -> dict[str, Any]:
+                   amp: str | None = None, progress: bool | None = None,
+                   save_models: str | Path | None = None) -> dict[str, Any]:
     """Run the points of ``experiment`` not yet in ``out``, writing ``out`` atomically after each one.
 
     Args:
         experiment: what to run.
         out: the results file (JSON, see the module docstring); its points are skipped, and it is refused if it
-            holds a point that is not one of the experiment's (seeds aside).
+            holds a point that is not one of the experiment's (seeds aside). A point with the same settings
+            (seed included) in another results file of ``out``'s folder is copied from there, not trained again.
         seeds: run every setting with these seeds instead of the experiment's.
         fast: run every point ``reduced``.
         amp: every point's precision, instead of its own.
         data_root: as in ``run_point``.
         device: as in ``run_point``.
         progress: progress bars (default: when interactive, and not TQDM_DISABLE=1).
+        save_models: a folder to keep every trained model in (``run_point``'s ``save_model``), named by
+            ``_slug``.
 
     Returns the file's content, with ``"ran"``: the number of points run by this call.
     """
@@ -521,6 +565,7 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
     done = {_key(entry["settings"]) for entry in points}
     # seed by seed (stable): a run stopped early already holds every setting once
     todo = sorted((p for p in grid if _key(p) not in done), key=lambda p: p["seed"])
+    elsewhere = _runs_beside(out)
     machine = describe_machine(device)
     disable = engine.progress_disabled() if progress is None else not progress
     content: dict[str, Any] = {}
@@ -532,7 +577,12 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
 
     with tqdm(total=len(grid), initial=len(grid) - len(todo), desc=experiment.name, disable=disable) as bar:
         for point in todo:
-            metrics = run_point(point, data_root=data_root, device=device, progress=not disable)
+            # the same settings and seed were already trained for another experiment: the same run, reused
+            metrics = elsewhere.get(_key(point)) if data_root is None else None
+            if metrics is None:
+                saved = None if save_models is None else Path(save_models) / f"{experiment.name}_{_slug(point)}.pt"
+                metrics = run_point(point, data_root=data_root, device=device, progress=not disable,
+                                    save_model=saved)
             points.append({"settings": point, "metrics": metrics})
             write()
             bar.set_postfix(test_acc=f"{metrics['test_acc']:.3f}")
