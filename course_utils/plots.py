@@ -356,7 +356,8 @@ def plot_result_curves(curves: dict[str, Sequence[tuple[float, float, float, flo
     Args:
         curves: label -> points (x, mean, lowest, highest), e.g. train size and the test accuracy's mean, min
             and max over seeds (``course_utils.experiments.summarise`` gives mean, min, max and count).
-        xlabel, ylabel: axis labels.
+        xlabel: the x axis's label.
+        ylabel: the y axis's label.
         log_x: a logarithmic x axis (training-set sizes, FLOPs, learning rates).
         chance: optional accuracy of guessing, drawn as a dashed line.
         ax: draw into these axes instead of a new figure.
