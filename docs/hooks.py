@@ -5,6 +5,10 @@
 - the home page is the README; ``data/README.md`` and ``CONTRIBUTING.md`` are pages as they are;
 - every notebook under ``notebooks/`` (``course_utils.colab.notebook_paths``) is a page, rendered with its
   committed outputs by mkdocs-jupyter, with a download link for its ``.ipynb`` and an "Open in Colab" link;
+  the page shows the notebook as a reader wants it (``site_notebook``): the title first, the nbval test
+  scaffolding (``# NBVAL_*`` markers, asserts that guard the prose) left out;
+- the exercise checkers' status marks (✅ ❌ ⏳ 💡) are drawn as inline SVG, so they show without an emoji
+  font, and the search index holds math as plain text rather than TeX source;
 - the ``course_utils`` API reference has one page per module, written by mkdocstrings from the docstrings;
 - MathJax 3 is copied from the django-static-mathjax package, so the site loads nothing from other servers.
 
@@ -21,6 +25,8 @@ import json
 import logging
 import posixpath
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -221,6 +227,266 @@ def toc_tokens(html: str) -> list[dict]:
     return root
 
 
+# --- The notebooks as the site shows them --------------------------------------------------------------------
+# The committed notebooks carry what nbval and the maintainers need; a reader of the site needs the lesson.
+# site_notebook() rewrites a copy of each notebook (the download link still gives the notebook as committed):
+# - the title comes first: cells above the first "# " heading (the Colab badge and the setup cell) move below
+#   it, the badge under the heading line and the setup cell after the title's Markdown cell;
+# - in code cells, "# NBVAL_*" marker lines are left out, and so are the asserts that guard the prose rather
+#   than teach: an assert whose message or comment names the text ("update the text below", "as the text
+#   below says") and an ``assert FAST or ...`` (a claim of the full run). Every other assert stays: shape
+#   checks and proofs that two implementations agree are how the lessons teach;
+# - a code cell left with no statement is left out, or shows only its outputs if it has some;
+# - the tags "remove-cell", "remove-input" and "remove-output" hide a cell, its code or its outputs by hand.
+NBVAL_MARKER = re.compile(r"^[ \t]*#[ \t]*NBVAL_[A-Z_]+\b.*$")
+PROSE_GUARD = re.compile(r"update the text|the text (?:below|above)", re.I)
+MAGIC_LINE = re.compile(r"^([ \t]*)[%!].*$")
+REMOVE_CELL, REMOVE_INPUT, REMOVE_OUTPUT = "remove-cell", "remove-input", "remove-output"
+site_notebook_dir: Path | None = None  # where this build writes the notebooks as the site shows them
+
+
+def line_before(line: str, offset: int) -> str:
+    """The text of ``line`` before a node's column ``offset`` (which ``ast`` counts in UTF-8 bytes)."""
+    return line.encode()[:offset].decode(errors="replace")
+
+
+def line_after(line: str, offset: int) -> str:
+    """The text of ``line`` after a node's end column ``offset`` (in UTF-8 bytes)."""
+    return line.encode()[offset:].decode(errors="replace")
+
+
+def is_scaffolding(node: ast.Assert, lines: list[str]) -> bool:
+    """Whether an assert guards the prose (hidden on the site) rather than teaches (see above)."""
+    message = ast.unparse(node.msg) if node.msg is not None else ""
+    comment = line_after(lines[node.end_lineno - 1], node.end_col_offset)
+    if PROSE_GUARD.search(message) or PROSE_GUARD.search(comment):
+        return True
+    test = node.test
+    return (isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or)
+            and isinstance(test.values[0], ast.Name) and test.values[0].id == "FAST")
+
+
+def only_scaffolding(node: ast.stmt, lines: list[str]) -> bool:
+    """Whether a statement is a scaffolding assert, or a loop, ``if`` or ``with`` that holds nothing else."""
+    if isinstance(node, ast.Assert):
+        return is_scaffolding(node, lines)
+    if isinstance(node, ast.For | ast.While | ast.If | ast.With):
+        return all(only_scaffolding(child, lines) for child in [*node.body, *getattr(node, "orelse", [])])
+    return False
+
+
+def scaffolding_lines(source: str) -> set[int]:
+    """The 0-based lines of ``source`` that hold test scaffolding: NBVAL markers and scaffolding asserts.
+
+    A statement is left in when it cannot go on its own: it shares a line with other code, or it is all that
+    its block holds. Code that does not parse (a cell magic) keeps everything but its markers.
+    """
+    lines = source.splitlines()
+    hidden = {number for number, line in enumerate(lines) if NBVAL_MARKER.match(line)}
+    parsable = "\n".join(MAGIC_LINE.sub(r"\1pass", line) for line in lines)  # %pip, !ls: statements for ast
+    try:
+        tree = ast.parse(parsable)
+    except SyntaxError:
+        return hidden
+    for parent in ast.walk(tree):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(parent, name, None)
+            if not isinstance(block, list) or not block or not isinstance(block[0], ast.stmt):
+                continue
+            removable = [node for node in block if only_scaffolding(node, lines)]
+            if len(removable) == len(block) and not isinstance(parent, ast.Module):
+                continue  # an empty block is no Python: the statement that holds it goes, or nothing does
+            for node in removable:
+                first, last = lines[node.lineno - 1], lines[node.end_lineno - 1]
+                alone = (line_before(first, node.col_offset).strip() == ""
+                         and re.fullmatch(r"\s*(#.*)?", line_after(last, node.end_col_offset)) is not None)
+                if alone:
+                    hidden.update(range(node.lineno - 1, node.end_lineno))
+    return hidden
+
+
+def strip_scaffolding(source: str) -> str:
+    """``source`` without its test scaffolding, and without the blank lines the removal leaves behind."""
+    lines = source.splitlines()
+    hidden = scaffolding_lines(source)
+    kept: list[str] = []
+    for number, line in enumerate(lines):
+        if number in hidden:
+            continue
+        follows_removal = number > 0 and number - 1 in hidden
+        if follows_removal and not line.strip() and (not kept or not kept[-1].strip()):
+            continue  # a blank line after a removed one, following a blank line or the cell's start
+        kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return "\n".join(kept)
+
+
+def has_statements(source: str) -> bool:
+    """Whether code has anything but comments and blank lines."""
+    return any(line.strip() and not line.strip().startswith("#") for line in source.splitlines())
+
+
+def heading_line(cell: dict) -> int | None:
+    """The number of the first level-1 heading line of a Markdown cell, or None."""
+    if cell["cell_type"] != "markdown":
+        return None
+    return next((number for number, line in enumerate(colab.cell_source(cell).splitlines())
+                 if line.startswith("# ")), None)
+
+
+def title_first(cells: list[dict]) -> list[dict]:
+    """Move the cells above the notebook's title (the Colab badge and the setup cell) below it."""
+    index = next((number for number, cell in enumerate(cells) if heading_line(cell) is not None), 0)
+    if index == 0:
+        return cells
+    heading, lines = heading_line(cells[index]), colab.cell_source(cells[index]).splitlines()
+    above = cells[:index]
+    badges = [colab.cell_source(cell).strip() for cell in above if cell["cell_type"] == "markdown"]
+    source = "\n\n".join(["\n".join(lines[:heading + 1]), *badges, "\n".join(lines[heading + 1:]).strip()])
+    title = {**cells[index], "source": source.strip() + "\n"}
+    code = [cell for cell in above if cell["cell_type"] != "markdown"]
+    return [title, *code, *cells[index + 1:]]
+
+
+def reader_cell(cell: dict) -> dict | None:
+    """A cell as the site shows it (see above), or None when the site leaves it out."""
+    tags = set(cell.get("metadata", {}).get("tags", []))
+    if REMOVE_CELL in tags:
+        return None
+    if cell["cell_type"] != "code":
+        return cell
+    cell = {**cell, "metadata": dict(cell.get("metadata", {})), "source": strip_scaffolding(colab.cell_source(cell))}
+    if REMOVE_OUTPUT in tags:
+        cell["outputs"] = []
+    if REMOVE_INPUT in tags or not has_statements(cell["source"]):
+        if not cell.get("outputs"):
+            return None
+        cell["metadata"]["transient"] = {"remove_source": True}  # nbconvert's templates then skip the input
+    return cell
+
+
+def site_notebook(notebook: dict) -> dict:
+    """A notebook as its page shows it: the title first and the test scaffolding left out (see above)."""
+    cells = [reader_cell(cell) for cell in title_first(notebook["cells"])]
+    return {**notebook, "cells": [cell for cell in cells if cell is not None]}
+
+
+def write_site_notebooks(uris: list[str]) -> Path:
+    """Write the notebooks as the site shows them into a new temporary folder (one per build); return it."""
+    global site_notebook_dir
+    remove_site_notebooks()
+    site_notebook_dir = Path(tempfile.mkdtemp(prefix="site-notebooks-"))
+    for uri in uris:
+        notebook = json.loads((REPO_ROOT / uri).read_text(encoding="utf-8"))
+        target = site_notebook_dir / uri
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(site_notebook(notebook), ensure_ascii=False, indent=1), encoding="utf-8")
+    return site_notebook_dir
+
+
+def remove_site_notebooks() -> None:
+    """Delete this build's rewritten notebooks."""
+    global site_notebook_dir
+    if site_notebook_dir is not None:
+        shutil.rmtree(site_notebook_dir, ignore_errors=True)
+        site_notebook_dir = None
+
+
+# --- Status marks and math in the search index -----------------------------------------------------------------
+def status_mark_svg(label: str, body: str) -> str:
+    """An inline 16x16 SVG icon for a status mark, sized to the text around it."""
+    return (f'<svg class="status-mark" role="img" aria-label="{label}" viewBox="0 0 16 16" width="1.15em" '
+            f'height="1.15em" xmlns="http://www.w3.org/2000/svg">{body}</svg>')
+
+
+STATUS_MARKS = {  # the exercise checkers' marks (course_utils/exercises): emoji that many systems draw as boxes
+    "✅": status_mark_svg("correct", '<rect width="16" height="16" rx="3" fill="#2e9e44"/><path d="M4 8.4l2.7 '
+                          '2.7L12.2 5.2" fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round" '
+                          'stroke-linejoin="round"/>'),
+    "❌": status_mark_svg("wrong", '<path d="M3.5 3.5l9 9M12.5 3.5l-9 9" stroke="#d93025" stroke-width="2.6" '
+                          'stroke-linecap="round"/>'),
+    "⏳": status_mark_svg("not attempted yet", '<path d="M3.5 1.5h9M3.5 14.5h9" stroke="#7a5c1e" '
+                          'stroke-width="1.4" stroke-linecap="round"/><path d="M4.8 2v2.3c0 1.5 2.6 2.6 2.6 3.7S4.8 '
+                          '10.2 4.8 11.7V14h6.4v-2.3c0-1.5-2.6-2.6-2.6-3.7s2.6-2.2 2.6-3.7V2z" fill="#fdecc0" '
+                          'stroke="#7a5c1e" stroke-width="1"/><path d="M5.9 13.2c.6-1 1.4-1.6 2.1-1.8.7.2 1.5.8 '
+                          '2.1 1.8z" fill="#e0a526"/>'),
+    "💡": status_mark_svg("hint", '<path d="M8 1.3a4.6 4.6 0 0 0-2.7 8.3c.5.4.7.9.7 1.4v1h4v-1c0-.5.2-1 .7-1.4A4.6 '
+                          '4.6 0 0 0 8 1.3z" fill="#ffd54f" stroke="#a87b00" stroke-width=".9"/><path d="M6.2 '
+                          '13.4h3.6M6.8 14.9h2.4" stroke="#666" stroke-width="1.1" stroke-linecap="round"/>'),
+}
+STATUS_MARK = re.compile(f"(?:{'|'.join(STATUS_MARKS)})\ufe0f?")  # with or without the emoji presentation selector
+HTML_TAG = re.compile(r"(<[^>]*>)")
+RAW_TEXT_ELEMENTS = re.compile(r'<(script|style|textarea|title)\b|<div\b[^>]*\bclass="clipboard-copy-txt"', re.I)
+
+
+def draw_status_marks(html: str) -> str:
+    """Replace the status marks in the text of a page (not in tags, scripts or copy-button text) by SVG."""
+    parts = HTML_TAG.split(html)
+    closing: str | None = None  # the end tag of the raw-text element being skipped
+    for index, part in enumerate(parts):
+        if part.startswith("<"):
+            if closing is None and (match := RAW_TEXT_ELEMENTS.match(part)):
+                closing = f"</{match.group(1) or 'div'}"
+            elif closing is not None and part.lower().startswith(closing):
+                closing = None
+        elif closing is None and part:
+            parts[index] = STATUS_MARK.sub(lambda match: STATUS_MARKS[match.group(0)[0]], part)
+    return "".join(parts)
+
+
+INLINE_MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$\w])\$(?=\S)([^$\n]+?)(?<=\S)\$(?![\w$])",
+                         re.S)
+TEX_SYMBOLS = {
+    "times": "×", "cdot": "·", "cdots": "⋯", "ldots": "…", "dots": "…", "in": "∈", "le": "≤", "leq": "≤",
+    "ge": "≥", "geq": "≥", "ne": "≠", "neq": "≠", "approx": "≈", "sim": "∼", "to": "→", "rightarrow": "→",
+    "leftarrow": "←", "infty": "∞", "sum": "Σ", "prod": "Π", "sqrt": "√", "partial": "∂", "nabla": "∇",
+    "top": "ᵀ", "ell": "ℓ", "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε",
+    "varepsilon": "ε", "eta": "η", "theta": "θ", "lambda": "λ", "mu": "μ", "pi": "π", "rho": "ρ", "sigma": "σ",
+    "tau": "τ", "phi": "φ", "psi": "ψ", "omega": "ω", "Delta": "Δ", "Sigma": "Σ", "Omega": "Ω",
+    **{name: name for name in ("log", "exp", "max", "min", "sin", "cos", "arg", "dim", "det")},
+    **{space: " " for space in (",", ";", ":", " ", "\\", "quad", "qquad")}, "!": "",
+}
+TEX_GROUP = re.compile(r"([_^])\{([^{}]*)\}")  # a sub- or superscript in braces, innermost first
+
+
+def plain_script(match: re.Match) -> str:
+    """``_{pos}`` -> ``_pos``; ``^{(P^2 C) D}`` -> ``^((P^2 C) D)``."""
+    inner = match.group(2)
+    return match.group(1) + (inner if re.fullmatch(r"[\w.']*", inner) else f"({inner})")
+
+
+def plain_math(tex: str) -> str:
+    """TeX as readable plain text for the search index: ``\\mathbf{x}_\\text{class}`` -> ``x_class``."""
+    text = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)\b", "", tex)
+    text = re.sub(r"\\mathbb\{R\}", "ℝ", text)
+    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", text)
+    text = re.sub(r"\\([A-Za-z]+|[,;:! \\])", lambda match: TEX_SYMBOLS.get(match.group(1), ""), text)
+    while TEX_GROUP.search(text):
+        text = TEX_GROUP.sub(plain_script, text)
+    text = text.replace("{", "").replace("}", "").replace("&", " ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def plain_math_in_text(text: str) -> str:
+    """Every $...$, $$...$$, \\(...\\) and \\[...\\] of ``text`` as plain text (``plain_math``)."""
+    return INLINE_MATH.sub(lambda match: plain_math(next(group for group in match.groups() if group is not None)),
+                           text)
+
+
+def plain_math_in_search_index(site_dir: Path) -> None:
+    """Rewrite the math of the search index (titles and text) as plain text: result snippets show no TeX."""
+    index_path = site_dir / "search" / "search_index.json"
+    if not index_path.exists():
+        return
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    for doc in index.get("docs", []):
+        for key in ("title", "text"):
+            if isinstance(doc.get(key), str):
+                doc[key] = plain_math_in_text(doc[key])
+    index_path.write_text(json.dumps(index, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     """Link the repository on GitHub in the footer (a plain link: no calls to GitHub's API)."""
     config.extra.setdefault("social", []).append(
@@ -235,8 +501,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     notebooks = notebook_uris()
     api = api_pages()
     site_uris = {*MARKDOWN_PAGES, *notebooks, *api, EXERCISES_INDEX}
+    shown = write_site_notebooks(notebooks)  # what each page renders; the download is the notebook as committed
     for uri in notebooks:
-        files.append(File(uri, str(REPO_ROOT), config.site_dir, config.use_directory_urls))
+        files.append(File(uri, str(shown), config.site_dir, config.use_directory_urls))
     for uri, source in MARKDOWN_PAGES.items():
         text = (REPO_ROOT / source).read_text(encoding="utf-8")
         files.append(File.generated(config, uri, content=rewrite_markdown_links(text, uri, site_uris)))
@@ -253,10 +520,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    """Notebook pages: drop nbconvert's MathJax 2 and Mermaid loaders (both from a CDN; the site has MathJax 3),
+    """Every page: draw the status marks. Notebook pages: drop nbconvert's MathJax 2 and Mermaid loaders (both from a CDN; the site has MathJax 3),
     show the local Colab badge, point links between notebooks at their pages, make heading anchors MkDocs'
     own, take the table of contents from the page's own headings, and move the inlined styles to shared
     files."""
+    html = draw_status_marks(html)
     if not page.file.src_uri.endswith(".ipynb"):
         return html
     html = re.sub(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", "", html, flags=re.S)
@@ -302,12 +570,30 @@ def on_pre_build(config: MkDocsConfig) -> None:
     stylesheets.clear()
 
 
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    """Copy a notebook page's notebook, as committed, beside the page: its download link points to it."""
+    if page.file.src_uri.endswith(".ipynb"):
+        target = Path(page.file.abs_dest_path).parent / posixpath.basename(page.file.src_uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / page.file.src_uri, target)
+    return output
+
+
+@event_priority(-100)  # after the search plugin has written its index
 def on_post_build(config: MkDocsConfig) -> None:
-    """Write the notebook pages' shared stylesheets."""
+    """Write the notebook pages' shared stylesheets, turn the search index's math into plain text and delete
+    the build's rewritten notebooks."""
     for path, css in stylesheets.items():
         target = Path(config.site_dir) / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(css, encoding="utf-8")
+    plain_math_in_search_index(Path(config.site_dir))
+    remove_site_notebooks()
+
+
+def on_build_error(error: Exception) -> None:
+    """Delete the build's rewritten notebooks when the build fails."""
+    remove_site_notebooks()
 
 
 def on_page_context(context: dict, page: Page, config: MkDocsConfig, nav: object) -> dict:
