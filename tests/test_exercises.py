@@ -524,3 +524,38 @@ def test_seeded_fixed_size_and_refusing():
     with refusing(F, "gelu", "no GELU here"), pytest.raises(Wrong, match="no GELU here"):
         F.gelu(torch.zeros(1))
     assert F.gelu(torch.zeros(1)).item() == 0.0
+
+
+def test_call_leaving_alone_sees_the_working_directory_and_the_global_rngs(tmp_path):
+    import os
+    import random
+
+    import numpy as np
+    import torch
+
+    from course_utils.exercises import Wrong
+    from course_utils.exercises._probes import call_leaving_alone
+
+    cwd, state = os.getcwd(), torch.get_rng_state()
+    assert call_leaving_alone(lambda x: x + 1, "f", 1) == 2
+    with pytest.raises(Wrong, match="changed the working directory"):
+        call_leaving_alone(os.chdir, "f", tmp_path)
+    assert os.getcwd() == cwd  # the caller's working directory is back all the same
+    for name, draw in [("torch's", lambda: torch.rand(1)), ("NumPy's", np.random.rand),
+                       ("Python's `random`", random.random)]:
+        with pytest.raises(Wrong, match=re.escape(f"changed {name} global random number generator")):
+            call_leaving_alone(draw, "f")
+    assert call_leaving_alone(lambda: torch.rand(1), "f", draws=("torch",)).shape == (1,)  # drawing is allowed
+    with pytest.raises(Wrong, match="re-seeds torch's global random number generator"):
+        call_leaving_alone(lambda: (torch.manual_seed(0), torch.rand(1)), "f", draws=("torch",))
+    for seed in (0, 1):  # re-seeding with the checker's own seed shows too
+        with pytest.raises(Wrong, match="changed torch's"):
+            call_leaving_alone(torch.manual_seed, "f", seed, seed=seed)
+
+    def forked() -> torch.Tensor:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(5)
+            return torch.rand(1)
+
+    assert torch.equal(call_leaving_alone(forked, "f"), forked())  # seeded, and the state restored: fine
+    assert torch.equal(state, torch.get_rng_state())
