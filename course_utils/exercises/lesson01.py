@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from course_utils.data_setup import default_transform
 from course_utils.exercises import Question, Wrong, as_number, expect_callable
 from course_utils.exercises._parts import as_shape, expect_entries, shape_feedback, still_missing, unfilled
+from course_utils.exercises._probes import call_leaving_alone
 from course_utils.shapes import render_shape
 
 LESSON = "01_data"
@@ -112,15 +114,50 @@ q1 = BatchFacts()
 # q2: the class balance of a folder
 # ---------------------------------------------------------------------------------------------------------
 
-# The checker's folders: class -> file names. Not every image is a .png, and not every file is an image.
+# The checker's folders: class -> file names. Class names with capitals; images in every format of
+# `IMG_EXTENSIONS`, the extensions in any case; files that are no images to ImageFolder (a `.gif` among them).
 _FOLDER_A = {
-    "cat": ["0.png", "1.png", "2.png", "notes.txt"],
-    "dog": ["0.png", "1.jpg", ".DS_Store"],
-    "emu": ["0.png", "1.png", "2.JPG", "3.jpeg"],
+    "Cat": ["0.png", "1.PNG", "2.Png", "3.ppm", "notes.txt"],
+    "dog": ["0.png", "1.jpg", "2.tif", "3.webp", ".DS_Store"],
+    "Emu": ["0.png", "1.png", "2.JPG", "3.jpeg", "4.TIFF", "5.pgm", "anim.gif"],
 }
-_COUNTS_A = {"cat": 3, "dog": 2, "emu": 4}
-_FOLDER_B = {"pizza": ["a.jpg", "b.bmp"], "steak": ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"]}
-_COUNTS_B = {"pizza": 2, "steak": 5}
+_FOLDER_B = {"pizza": ["a.jpg", "b.bmp", "c.WebP"], "Steak": ["a.jpg", "b.jpg", "c.jpg", "d.JPEG", "e.jpg"],
+             "sushi": ["a.Jpg", "b.tiff", "c.BMP", "readme.md"]}
+_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "bmp": "BMP", "ppm": "PPM", "pgm": "PPM", "tif": "TIFF",
+            "tiff": "TIFF", "webp": "WEBP", "gif": "GIF"}
+
+
+def _is_image(name: str) -> bool:
+    """What ImageFolder counts: a file whose name ends in an extension of IMG_EXTENSIONS, in any case."""
+    return name.lower().endswith(IMG_EXTENSIONS)
+
+
+def _counts(folder: dict[str, list[str]], counted: Any = _is_image) -> dict[str, int]:
+    """{class: number of files that ``counted`` accepts}: the reference, and the counts of typical slips."""
+    return {name: sum(1 for file in files if counted(file)) for name, files in folder.items()}
+
+
+# Typical slips, as the files they count -> what to say. Checked in order; the first whose counts match wins.
+_COUNTING_SLIPS: list[tuple[Any, str]] = [
+    (lambda name: True,
+     "You count files that are not images (a `notes.txt`, a hidden `.DS_Store`): count only files with an image "
+     "extension, as ImageFolder does. (`walk_through_dir` counts every file, so it counts them too.)"),
+    (lambda name: not name.startswith("."),
+     "You count files that are not images (a `notes.txt`, a `readme.md`): count only files with an image "
+     "extension, as ImageFolder does."),
+    (lambda name: name.endswith(".png"),
+     "Some images aren't PNGs: `.jpg` and `.jpeg` files are images too (photos usually are JPEGs), and "
+     "ImageFolder reads more formats still."),
+    (lambda name: name.lower().endswith(".png"),
+     "Some images aren't PNGs: `.jpg` and `.jpeg` files are images too (photos usually are JPEGs), and "
+     "ImageFolder reads more formats still."),
+    (lambda name: name.endswith(IMG_EXTENSIONS),
+     "Some images weren't counted: an extension can be in upper or mixed case (`.JPG`, `.Png`), and ImageFolder "
+     "counts those too."),
+    (lambda name: name.lower().endswith((".png", ".jpg", ".jpeg", ".gif")),
+     "A `.gif` is no image to ImageFolder, and it reads more formats than PNG and JPEG: the list is "
+     "`torchvision.datasets.folder.IMG_EXTENSIONS`."),
+]
 
 
 def _write_folder(root: Path, folder: dict[str, list[str]]) -> None:
@@ -130,9 +167,9 @@ def _write_folder(root: Path, folder: dict[str, list[str]]) -> None:
         (root / name).mkdir()
         for file in files:
             suffix = file.rsplit(".", 1)[-1].lower()
-            if suffix in ("png", "jpg", "jpeg", "bmp"):
-                formats = {"png": "PNG", "bmp": "BMP"}
-                Image.new("RGB", (4, 4), (200, 30, 30)).save(root / name / file, format=formats.get(suffix, "JPEG"))
+            if suffix in _FORMATS and not file.startswith("."):
+                mode = "L" if suffix == "pgm" else "RGB"
+                Image.new(mode, (4, 4), 200).save(root / name / file, format=_FORMATS[suffix])
             else:
                 (root / name / file).write_text("not an image")
 
@@ -151,20 +188,21 @@ class ClassBalance(Question):
 
     def _check(self, count_per_class: Any) -> None:
         expect_callable(count_per_class, self.answer_name)
-        for folder, expected, as_text in [(_FOLDER_A, _COUNTS_A, False), (_FOLDER_B, _COUNTS_B, True)]:
+        for folder, as_text in [(_FOLDER_A, False), (_FOLDER_B, True)]:
             with tempfile.TemporaryDirectory(prefix="count_per_class_") as tmp:
                 _write_folder(Path(tmp), folder)
                 before = sorted(path.relative_to(tmp) for path in Path(tmp).rglob("*"))
-                counts = count_per_class(tmp if as_text else Path(tmp))
+                counts = call_leaving_alone(count_per_class, "`count_per_class`", tmp if as_text else Path(tmp))
                 if sorted(path.relative_to(tmp) for path in Path(tmp).rglob("*")) != before:
                     raise Wrong("`count_per_class` added, moved or deleted files in the folder it was given. Only "
                                 "look: counting must leave the dataset as it was.")
                 if counts is None:
                     raise Wrong("`count_per_class` returned None: did you forget the `return`?")
-                self._compare(counts, expected)
+                self._compare(counts, folder)
 
     @staticmethod
-    def _compare(counts: Any, expected: dict[str, int]) -> None:
+    def _compare(counts: Any, folder: dict[str, list[str]]) -> None:
+        expected = _counts(folder)
         classes = ", ".join(expected)
         if not isinstance(counts, dict):
             raise Wrong(f"`count_per_class` returned a {type(counts).__name__}; return a dict that maps each "
@@ -177,7 +215,12 @@ class ClassBalance(Question):
                         "folders are classes.")
         if set(counts) != set(expected):
             got = ", ".join(sorted(map(str, counts)))
-            if set(counts) == set(_COUNTS_A) or set(counts) == {"circle", "square", "triangle"}:
+            if {str(key).lower() for key in counts} == {name.lower() for name in expected}:
+                raise Wrong(f"Your function found the classes {got} in a folder whose class folders are "
+                            f"{classes}: keep the folder names exactly as they are, capital letters included "
+                            f"(ImageFolder does, and a label must match its folder).")
+            if any(set(counts) == set(other) for other in (_FOLDER_A, _FOLDER_B) if other is not folder) or \
+                    set(counts) == {"circle", "square", "triangle"}:
                 raise Wrong(f"Your function found the classes {got} in a folder whose class folders are "
                             f"{classes}: read the classes of the folder passed as `root`.")
             raise Wrong(f"Your function found the classes {got or 'nothing'} in a folder whose class folders are "
@@ -185,23 +228,20 @@ class ClassBalance(Question):
         values = {name: as_number(counts[name], f'the count of "{name}"') for name in expected}
         if values == expected:
             return
-        if values == _COUNTS_A and expected != _COUNTS_A:
-            raise Wrong("Your function gives the counts of the first folder for another one: count the folder "
-                        "passed as `root`.")
+        for other in (_FOLDER_A, _FOLDER_B):
+            if other is not folder and set(other) == set(folder) and values == _counts(other):
+                raise Wrong("Your function gives the counts of another folder: count the folder passed as `root`.")
+        for counted, message in _COUNTING_SLIPS:
+            if values == _counts(folder, counted):
+                raise Wrong(message)
         if any(values[name] > expected[name] for name in expected):
-            raise Wrong("You count files that are not images (a `notes.txt`, a hidden `.DS_Store`): count only "
-                        "files with an image extension, as ImageFolder does. (`walk_through_dir` counts every "
-                        "file, so it counts them too.)")
-        if expected == _COUNTS_A and values["dog"] < expected["dog"]:
-            raise Wrong("Some images aren't PNGs: `.jpg` and `.jpeg` files are images too (photos usually are "
-                        "JPEGs).")
-        if expected == _COUNTS_B and values["pizza"] < expected["pizza"]:
-            raise Wrong("Some images weren't counted: ImageFolder reads more image formats than PNG and JPEG, "
-                        "`.bmp`, `.webp` and `.tif` among them: the list is "
-                        "`torchvision.datasets.folder.IMG_EXTENSIONS`.")
-        if expected == _COUNTS_A and values["emu"] < expected["emu"]:
-            raise Wrong("Some images weren't counted: an extension can be in upper case (`.JPG`), and `.jpeg` "
-                        "is as much an image as `.jpg`.")
+            raise Wrong("You count files that ImageFolder does not (a `notes.txt`, a hidden `.DS_Store`, a "
+                        "`.gif`): count only the files whose extension is in "
+                        "`torchvision.datasets.folder.IMG_EXTENSIONS`, in any case.")
+        if any(values[name] < expected[name] for name in expected):
+            raise Wrong("Some images weren't counted: ImageFolder reads every format of "
+                        "`torchvision.datasets.folder.IMG_EXTENSIONS` (`.bmp`, `.webp`, `.tif`, `.ppm`, ... "
+                        "too), and an extension can be in any case (`.JPG`, `.Png`).")
         raise Wrong("Your classes are right, but some counts are not: count each class folder's image files.")
 
 
@@ -213,11 +253,13 @@ q2 = ClassBalance()
 # ---------------------------------------------------------------------------------------------------------
 
 def _test_images() -> list[Image.Image]:
-    """A square 32-px image from the dataset's generator and a non-square one (photos come in every size)."""
+    """A square 32-px image from the dataset's generator, a non-square one (photos come in every size), and a
+    tiny one, bright everywhere, smaller than any img_size: padded instead of resized, it would be mostly black."""
     rng = np.random.default_rng(7)
     square = render_shape("triangle", 32, rng)
     wide = render_shape("square", 40, rng).crop((0, 5, 40, 35))  # 40 x 30 pixels
-    return [square, wide]
+    tiny = Image.fromarray(rng.integers(90, 256, size=(10, 12, 3), dtype=np.uint8))  # 12 x 10, no dark pixel
+    return [square, wide, tiny]
 
 
 def _outputs(transform: Any, image: Image.Image, seeds: range) -> list[Any]:
@@ -236,14 +278,54 @@ def _same(a: Any, b: Any) -> bool:
     return a is b
 
 
+# Steps of a pipeline, found by walking into containers (Compose, RandomApply, RandomChoice, nn.Sequential).
+_RESIZING = {"Resize", "RandomResizedCrop", "RandomResize", "RandomShortestSize", "ScaleJitter"}
+_RANDOM = {"ColorJitter", "GaussianBlur", "GaussianNoise", "ElasticTransform", "AutoAugment", "RandAugment",
+           "TrivialAugmentWide", "AugMix", "ScaleJitter"}
+
+
+def _steps(transform: Any) -> list[Any] | None:
+    """The leaf steps of a torchvision pipeline, or None if it holds a step the walk cannot see into (a
+    function, a Lambda, a class of one's own)."""
+    children = list(transform) if isinstance(transform, torch.nn.Sequential) else getattr(transform, "transforms", None)
+    if isinstance(children, (list, tuple)):
+        found: list[Any] = []
+        for child in children:
+            if (steps := _steps(child)) is None:
+                return None
+            found += steps
+        return found
+    module = type(transform).__module__
+    if module.startswith("torchvision.transforms") and type(transform).__name__ != "Lambda":
+        return [transform]
+    return None
+
+
+def _random_step(transform: Any) -> str | None:
+    """The name of a random step in a torchvision pipeline (one that can fire), or None."""
+    children = getattr(transform, "transforms", None)
+    name = type(transform).__name__
+    if name in ("RandomApply", "RandomChoice", "RandomOrder") and getattr(transform, "p", 1) != 0:
+        return name
+    if isinstance(children, (list, tuple)):
+        return next((found for child in children if (found := _random_step(child))), None)
+    if (name.startswith("Random") or name in _RANDOM) and getattr(transform, "p", 1) != 0:
+        return name
+    return None
+
+
 class TrainAndTestTransforms(Question):
     name = "q3"
     answer_name = "make_transforms"
 
+    # Enough seeds that a random step firing with a small probability fires: with p = 0.1, 40 draws all miss
+    # it with probability 0.9^40 < 2%, and the pipeline's structure is read as well.
+    TRAIN_SEEDS, TEST_SEEDS = range(12), range(40)
+
     def _check(self, make_transforms: Any) -> None:
         expect_callable(make_transforms, self.answer_name)
         for img_size in (48, 64):
-            pair = make_transforms(img_size)
+            pair = call_leaving_alone(make_transforms, "`make_transforms`", img_size)
             if pair is None:
                 raise Wrong("`make_transforms` returned None: did you forget the `return`?")
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -256,9 +338,10 @@ class TrainAndTestTransforms(Question):
                                 f"(e.g. a `v2.Compose([...])`) that can be called on an image.")
             for image in _test_images():
                 self._check_pair(train, test, image, img_size)
+            self._check_structure(train, test)
 
     def _check_pair(self, train: Any, test: Any, image: Image.Image, img_size: int) -> None:
-        train_outs, test_outs = _outputs(train, image, range(8)), _outputs(test, image, range(3))
+        train_outs, test_outs = _outputs(train, image, self.TRAIN_SEEDS), _outputs(test, image, self.TEST_SEEDS)
         for what, outs in [("test_transform", test_outs), ("train_transform", train_outs)]:
             for out in outs:
                 self._check_tensor(out, what, image, img_size)
@@ -277,6 +360,27 @@ class TrainAndTestTransforms(Question):
         if float((test_outs[0].double() - plain.double()).abs().max()) > 0.02:
             raise Wrong("Your test transform gives the right shape and range, but not the plain resized image: "
                         "use only the lesson's steps (Resize, ToImage, ToDtype with scale=True), no other changes.")
+        black = sorted(float((out == 0).all(dim=0).double().mean()) for out in train_outs)
+        if black[len(black) // 2] > 0.8:
+            raise Wrong(self._not_resized(f"For a {image.width} × {image.height} image and img_size={img_size}, "
+                                          f"most of what your training transform returns is black padding"))
+
+    @staticmethod
+    def _not_resized(what: str) -> str:
+        return (f"{what}: the image is padded and cropped to img_size × img_size, but never resized, so a small "
+                f"photo stays small in a frame of padding and a large one is cut down to a corner of itself. "
+                f"Resize it to img_size × img_size first, as the test transform does; augment after that.")
+
+    def _check_structure(self, train: Any, test: Any) -> None:
+        """What the outputs may not show: a random step of the test transform that rarely fires, and a
+        training transform without any step that resizes."""
+        if (name := _random_step(test)) is not None:
+            raise Wrong(f"Your test transform holds a random step, `{name}`: even if it fired on none of the "
+                        f"checker's tries, it would change some test images at random from one evaluation to the "
+                        f"next. Keep random augmentation out of the test transform.")
+        steps = _steps(train)
+        if steps is not None and not any(type(step).__name__ in _RESIZING for step in steps):
+            raise Wrong(self._not_resized("Your training transform has no step that resizes"))
 
     @staticmethod
     def _check_tensor(out: Any, what: str, image: Image.Image, img_size: int) -> None:
@@ -304,12 +408,17 @@ class TrainAndTestTransforms(Question):
                         f"`v2.ToDtype(torch.float32, scale=True)`.")
         if out.dtype != torch.float32:
             raise Wrong(f"Your `{what}` gives a {out.dtype} tensor; the model wants float32.")
-        if float(out.max()) > 1.0 + 1e-6:
-            raise Wrong(f"Your `{what}` gives values up to {float(out.max()):.0f}: floats, but still on the 0–255 "
-                        f"scale. `v2.ToDtype` maps them to [0, 1] only when you ask it to, with `scale=True`.")
         if float(out.min()) < -1e-6:
-            raise Wrong(f"Your `{what}` gives negative values: this lesson uses no `Normalize`, so the values "
-                        f"stay in [0, 1].")
+            raise Wrong(f"Your `{what}` gives negative values (down to {float(out.min()):.2f}): a `Normalize` "
+                        f"shifts them below 0. This lesson uses no `Normalize`, so the values stay in [0, 1].")
+        if float(out.max()) > 1.0 + 1e-6:
+            if bool(torch.equal(out, out.round())):
+                raise Wrong(f"Your `{what}` gives whole-number values up to {float(out.max()):.0f}: floats, but "
+                            f"still on the 0–255 scale. `v2.ToDtype` maps them to [0, 1] only when you ask it "
+                            f"to, with `scale=True`.")
+            raise Wrong(f"Your `{what}` gives values up to {float(out.max()):.2f}, above 1: a step after "
+                        f"`v2.ToDtype(torch.float32, scale=True)` changes the scale. The values should stay in "
+                        f"[0, 1].")
 
 
 q3 = TrainAndTestTransforms()
