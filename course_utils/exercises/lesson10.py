@@ -26,8 +26,8 @@ from course_utils.exercises import (
     perturb_,
     randn,
     refusing,
-    seeded,
 )
+from course_utils.exercises._probes import call_leaving_alone
 from course_utils.experiments import position
 
 LESSON = "10_ablations"
@@ -80,28 +80,41 @@ class MakePositionEmbedding(Question):
                     "wrap the finished tensor in `nn.Parameter`.")
         return None
 
+    # (num_tokens, dim): the statistics are checked size by size, since an initialisation scaled by the fan-in
+    # or fan-out (Kaiming's, Xavier's) gives about 0.02 at one size and not at the others.
+    CASES = [(65, 64), (17, 32), (197, 48)]
+
     def _check(self, make_position_embedding: Any) -> None:
         expect_callable(make_position_embedding, self.answer_name)
-        samples = []
-        for seed, (tokens, dim) in enumerate([(65, 64), (17, 32), (197, 48)]):
+        stats = []
+        for index, (tokens, dim) in enumerate(self.CASES):
             about = f"for num_tokens={tokens}, dim={dim}"
-            with seeded(100 + seed):
-                first = make_position_embedding(tokens, dim)
-            with seeded(200 + seed):
-                second = make_position_embedding(tokens, dim)
-            for value in (first, second):
+
+            def make(seed: int, tokens: int = tokens, dim: int = dim) -> Any:
+                return call_leaving_alone(make_position_embedding, "`make_position_embedding`", tokens, dim,
+                                          draws=("torch",), seed=seed,
+                                          advice="Draw from torch's global generator, as `nn.init` does.")
+
+            first, again, second = make(100 + index), make(100 + index), make(200 + index)
+            for value in (first, again, second):
                 self._check_parameter(value)
                 self._check_shape(value, tokens, dim, about)
             if first is second:
                 raise Wrong("Two calls returned the very same Parameter: two models built with it would share "
                             "(and both train) one table. Make a new Parameter on every call.")
             if torch.equal(first.detach(), second.detach()) and bool(first.detach().abs().max() > 0):
-                raise Wrong("Two calls drew exactly the same values, from different random states: is there a "
-                            "`torch.manual_seed` inside your function? Seeding belongs to the caller; the "
-                            "function should draw from the random state it finds.")
-            samples += [first.detach().flatten(), second.detach().flatten()]
+                raise Wrong("Two calls drew exactly the same values, from different random states: your values "
+                            "do not come from torch's global generator, which the caller seeds. Draw from it "
+                            "(`nn.init` does), not from a generator of your own with a fixed seed.")
+            if not torch.equal(first.detach(), again.detach()):
+                raise Wrong(f"Two calls {about}, each right after the same `torch.manual_seed`, gave different "
+                            f"tables: your values come from something that seed does not fix (a generator of "
+                            f"your own seeded from the clock or by `torch.seed()`, or another library's). Then "
+                            f"no run can be repeated. Draw from torch's global generator, as `nn.init` does.")
             self._check_it_adds(first, tokens, dim)
-        self._check_initialisation(torch.cat(samples).double())
+            values = torch.cat([first.detach().flatten(), second.detach().flatten()]).double()
+            stats.append((tokens, dim, values))
+        self._check_initialisation(stats)
 
     @staticmethod
     def _check_parameter(value: Any) -> None:
@@ -158,25 +171,36 @@ class MakePositionEmbedding(Question):
             expect_gradients(out, x + table, {"the embedding": table}, "The tokens plus your embedding")
 
     @staticmethod
-    def _check_initialisation(values: torch.Tensor) -> None:
-        std, mean = float(values.std()), float(values.mean())
-        if float(values.abs().max()) == 0:
+    def _check_initialisation(stats: list[tuple[int, int, torch.Tensor]]) -> None:
+        """The values of each size on their own: mean about 0, standard deviation about 0.02 (0.0176 for a
+        normal truncated at two standard deviations)."""
+        if all(float(values.abs().max()) == 0 for _, _, values in stats):
             raise Wrong("Your embedding starts at zeros. It would still learn (every row gets its own gradient, "
                         "since the patches differ), but at step 0 every position is the same and the model "
                         "starts as Table 8's bag of patches. The course's ViT, like the paper's code and timm, "
                         "starts E_pos at small random values (the prompt says which), so that positions differ "
                         "from the first step.")
+        measured = [(tokens, dim, float(values.std()), float(values.mean())) for tokens, dim, values in stats]
+        wrong = [(t, d, std, mean) for t, d, std, mean in measured if not 0.015 <= std <= 0.025 or abs(mean) > 0.003]
+        if not wrong:
+            return
+        tokens, dim, std, mean = wrong[0]
         if std > 0.5:
-            raise Wrong(f"Your values have a standard deviation of about {std:.2f}: far too large. The patch "
-                        f"embeddings they are added to are small at the start (about 0.1 per number on the "
-                        f"course's dots images, a token's length under 1), while at D = 64 each of your "
-                        f"position vectors has length about {8 * std:.0f}. The position signal swamps the "
-                        f"content: at the start the encoder sees mostly where a patch is, not what it shows. Use "
-                        f"the small scale the prompt gives.")
-        if not 0.015 <= std <= 0.025 or abs(mean) > 0.003:
-            raise Wrong(f"Your values have mean {mean:.4f} and standard deviation {std:.4f}, measured over "
-                        f"thousands of entries. The course's ViT draws E_pos from a (truncated) normal centred "
-                        f"on 0 with the standard deviation the prompt gives.")
+            raise Wrong(f"Your values have a standard deviation of about {std:.2f} (num_tokens={tokens}, "
+                        f"dim={dim}): far too large. The patch embeddings they are added to are small at the "
+                        f"start (about 0.1 per number on the course's dots images, a token's length under 1), "
+                        f"while each of your position vectors has length about {std * dim ** 0.5:.0f}. The "
+                        f"position signal swamps the content: at the start the encoder sees mostly where a patch "
+                        f"is, not what it shows. Use the small scale the prompt gives.")
+        stds = ", ".join(f"{s:.4f} at {t} × {d}" for t, d, s, _ in measured)
+        if len(wrong) < len(measured) or max(s for *_, s, _ in measured) > 1.5 * min(s for *_, s, _ in measured):
+            raise Wrong(f"The standard deviation of your values changes with the table's size ({stds}): an "
+                        f"initialisation scaled by the fan-in or fan-out (Kaiming's, Xavier's, PyTorch's default "
+                        f"for Linear layers) rather than the fixed standard deviation the prompt gives. The "
+                        f"course's ViT draws E_pos at one scale, whatever T and D.")
+        raise Wrong(f"Your values have mean {mean:.4f} and standard deviation {std:.4f} (num_tokens={tokens}, "
+                    f"dim={dim}, measured over thousands of entries). The course's ViT draws E_pos from a "
+                    f"(truncated) normal centred on 0 with the standard deviation the prompt gives.")
 
 
 q1 = MakePositionEmbedding()
@@ -218,7 +242,8 @@ class Learned2DTable(Question):
             x_embed, y_embed = randn(grid, half, seed=10 + seed), randn(grid, half, seed=20 + seed)
             about = f"for a {grid} × {grid} grid and X, Y tables of shape ({grid}, {half})"
             inputs = Unchanged(x_embed=x_embed, y_embed=y_embed)
-            out = expect_tensor(learned_2d_table(x_embed, y_embed), "`learned_2d_table` returned")
+            out = expect_tensor(call_leaving_alone(learned_2d_table, "`learned_2d_table`", x_embed, y_embed),
+                                "`learned_2d_table` returned")
             inputs.expect(self.answer_name)
             self._check_shape(out, grid, half, about)
             self._compare(out, x_embed, y_embed)
@@ -304,7 +329,7 @@ class SinCos2D(Question):
         for grid, dim in [(3, 8), (4, 12), (8, 64), (2, 4)]:
             about = f"for grid={grid}, dim={dim}"
             with refusing(position, "sincos_table", shortcut):
-                out = expect_tensor(sincos_2d(grid, dim), "`sincos_2d` returned")
+                out = expect_tensor(call_leaving_alone(sincos_2d, "`sincos_2d`", grid, dim), "`sincos_2d` returned")
             _check_table_shape(out, "sincos_2d", grid * grid, dim, about)
             if out.requires_grad:
                 raise Wrong("Your table requires grad (is it an `nn.Parameter`?). The sine-cosine table is fixed: "
@@ -334,8 +359,8 @@ class SinCos2D(Question):
                  "cosines."),
                 (lambda: _sincos_2d(grid, dim, layout="interleaved"),
                  "Your sines and cosines alternate (sin, cos, sin, cos, ...), the layout of \"Attention is all "
-                 "you need\". The model would not care, but the lesson's table (as in MAE) puts all the sines "
-                 "of an axis first, then all its cosines."),
+                 "you need\". The model would not care, but the lesson's table (as in MAE and the simple ViT) "
+                 "puts all the sines of an axis first, then all its cosines."),
                 (lambda: _sincos_2d(grid, dim, denominator="dim"),
                  "Your frequencies fall too slowly: the exponent divides by the width of one axis's code, D/2, "
                  "where it should divide by the number of frequencies, k = D/4 (each frequency gives a sine and "
@@ -376,7 +401,7 @@ class GapPool(Question):
             norm = perturb_(nn.LayerNorm(dim, eps=1e-6), seed=50 + seed)  # scale and shift far from 1 and 0
             about = f"for z of shape {(batch, tokens, dim)}"
             inputs = Unchanged(z=z, norm=norm)
-            out = expect_tensor(gap_pool(z, norm), "`gap_pool` returned")
+            out = expect_tensor(call_leaving_alone(gap_pool, "`gap_pool`", z, norm), "`gap_pool` returned")
             inputs.expect(self.answer_name)
             self._check_shape(out, batch, tokens, dim, about)
             self._compare(out, z, norm)
@@ -459,8 +484,11 @@ class Learned2DCount(NumberQuestion):
                "token. The 2-D table learns one vector per row and one per column, not one per patch.",
         4_096: "That's one D-vector per patch, the 1-D table. The 2-D table learns one vector per row and one "
                "per column, not one per patch.",
-        1_024: "Each of the X and Y embeddings is D/2 wide, not D: concatenated, they make a D-vector.",
-        256: "That's one of the two tables (X, say). Count the Y-embedding too.",
+        1_024: "Either each of your X and Y embeddings is D wide (each is D/2: concatenated, they make one "
+               "D-vector), or you counted one D-vector per patch of a coarser grid. The lesson's ViT cuts its 64 px "
+               "images into 8 px patches.",
+        256: "Two ways lead to that number: one of the two tables alone (X, say: count the Y-embedding too), or "
+             "both tables for 16 px patches. The lesson's ViT cuts its 64 px images into 8 px patches.",
         2_048: "That counts an X and a Y half for every patch: 64 × 32. But a table is shared along its axis: X "
                "has one row per column of the grid, Y one per row.",
         544: "The 2-D table gives the class token nothing (it is learned itself): leave it out.",

@@ -64,7 +64,7 @@ def make_position_embedding(num_tokens, dim):
     return nn.Parameter(torch.randn(1, num_tokens, dim) * 0.02, requires_grad=False)
 
 
-# %% q1 wrong: is there a `torch.manual_seed` inside your function?
+# %% q1 wrong: re-seeds torch's global random number generator
 def make_position_embedding(num_tokens, dim):
     torch.manual_seed(0)
     embedding = nn.Parameter(torch.zeros(1, num_tokens, dim))
@@ -99,6 +99,41 @@ def make_position_embedding(num_tokens, dim):
     values = torch.empty(1, num_tokens, dim)
     nn.init.trunc_normal_(values, std=0.02, a=-0.04, b=0.04)
     return nn.Parameter(values)
+
+
+# %% q1 wrong: changes with the table's size
+def make_position_embedding(num_tokens, dim):
+    embedding = nn.Parameter(torch.empty(1, num_tokens, dim))
+    nn.init.xavier_normal_(embedding)  # about 0.02 for 65 x 64, not for other sizes
+    return embedding
+
+
+# %% q1 wrong: changes with the table's size
+def make_position_embedding(num_tokens, dim):
+    embedding = nn.Parameter(torch.empty(1, num_tokens, dim))
+    nn.init.kaiming_normal_(embedding)
+    return embedding
+
+
+# %% q1 wrong: gave different tables
+def make_position_embedding(num_tokens, dim):
+    import time
+
+    generator = torch.Generator().manual_seed(time.perf_counter_ns())  # "a fresh seed every time"
+    return nn.Parameter(0.02 * torch.randn(1, num_tokens, dim, generator=generator))
+
+
+# %% q1 wrong: changed NumPy's global random number generator
+def make_position_embedding(num_tokens, dim):
+    import numpy as np
+
+    values = np.random.normal(0.0, 0.02, size=(1, num_tokens, dim))
+    return nn.Parameter(torch.from_numpy(values).float())
+
+
+# %% q1 right: normal_ on a fresh tensor, the leading 1 added by unsqueeze
+def make_position_embedding(num_tokens, dim):
+    return nn.Parameter(torch.empty(num_tokens, dim).normal_(mean=0.0, std=0.02).unsqueeze(0))
 
 
 # %% q2 wrong: rows and columns are swapped
@@ -414,3 +449,7 @@ learned_2d_numbers = 2 * 8 * 64
 
 # %% q5 wrong: Count the Y-embedding too
 learned_2d_numbers = 8 * 32
+
+
+# %% q5 wrong: both tables for 16 px patches
+learned_2d_numbers = 2 * (64 // 16) * (64 // 2)
