@@ -29,7 +29,8 @@ from course_utils.exercises import (
     recorded_inputs,
     seeded,
 )
-from course_utils.vit import MLPBlock, TransformerEncoderBlock
+from course_utils.exercises._probes import call_leaving_alone
+from course_utils.vit import LAYER_NORM_EPS, MLPBlock, TransformerEncoderBlock
 
 LESSON = "04_mlp_and_encoder_block"
 
@@ -465,13 +466,20 @@ class TorchEncoderLayer(Question):
         # B != N, small tokens in one case (there eps shows), dropout on in two (looked at in training mode).
         cases = [(2, 5, 16, 4, 48, 0.0, 0.01), (3, 4, 24, 3, 40, 0.2, 1.0), (1, 6, 12, 2, 24, 0.1, 1.0)]
         for seed, (batch, tokens, dim, heads, hidden, dropout, scale) in enumerate(cases):
-            layer = vit_encoder_layer(dim, heads, hidden, dropout)
+            layer = call_leaving_alone(vit_encoder_layer, "`vit_encoder_layer`", dim, heads, hidden, dropout,
+                                       draws=("torch",), seed=seed)
             if layer is None:
                 raise Wrong("`vit_encoder_layer` returned None: did you forget the `return`?")
             if not isinstance(layer, nn.TransformerEncoderLayer):
                 raise Wrong(f"`vit_encoder_layer` returned a {type(layer).__name__}. The exercise is to configure "
                             f"PyTorch's own `nn.TransformerEncoderLayer`: return the layer itself, not a module "
                             f"around it or a block of your own.")
+            eps = {float(norm.eps) for norm in (layer.norm1, layer.norm2)}
+            if eps != {LAYER_NORM_EPS}:
+                shown = ", ".join("1e-5, PyTorch's default" if e == 1e-5 else f"{e:g}" for e in sorted(eps))
+                raise Wrong(f"Your LayerNorms use eps = {shown}. ViT's use another one, "
+                            f"`course_utils.vit.LAYER_NORM_EPS`: on tokens of small magnitude the difference "
+                            f"shows. Pass it as `layer_norm_eps`.")
             block = perturb_(TransformerEncoderBlock(dim, heads, hidden, mlp_dropout=dropout, attn_dropout=0.0),
                              seed=500 + 100 * seed)
             self._load(layer, block, hidden, dim)

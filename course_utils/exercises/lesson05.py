@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from course_utils.exercises import (
     NumberQuestion,
@@ -47,6 +48,18 @@ def _perturbed_vit(config: dict[str, int], seed: int, cls: type[ViT] = ViT) -> V
     """A small ViT with dropout, every parameter random: a class token and LayerNorms that are far from 0 and
     the identity, so that leaving any step out changes the logits."""
     return perturb_(cls(**config, **_DROPOUT), seed, unscaled=("class_embedding", "position_embedding"))
+
+
+def _quiet_(model: ViT) -> ViT:
+    """Scale the class token, E_pos, the patch embedding and every block's output layers down by 1000, in place:
+    the tokens, z_L⁰ included, are then about 0.001 in size, where the eps of a LayerNorm shows (eps 1e-5 instead
+    of 1e-6 changes the normalised values by a few percent)."""
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.startswith(("class_embedding", "position_embedding", "patch_embedding")) or \
+                    ".proj." in name or ".mlp.3." in name:
+                parameter.mul_(1e-3)
+    return model
 
 
 def _twin(model: ViT, config: dict[str, int]) -> ViT:
@@ -168,8 +181,11 @@ class ViTForward(Question):
     def _check(self, vit_forward: Any) -> str | None:
         expect_callable(vit_forward, self.answer_name)
         note = None
-        for seed, (config, batch) in enumerate(_CASES):
+        # The last case again, with tokens of about 0.001, where the eps of Eq 4's LayerNorm shows.
+        for seed, (config, batch) in enumerate([*_CASES, _CASES[-1]]):
             model = _perturbed_vit(config, seed=50 * seed, cls=_NoShortcuts)
+            if seed == len(_CASES):
+                _quiet_(model)
             reference = _twin(model, config)
             x = _inputs(config, batch, seed)
             # Eval mode first: the arrangement of Eq 1-4, without dropout.
@@ -242,6 +258,11 @@ class ViTForward(Question):
                  "Your class token enters the encoder without its position embedding: E_pos was added "
                  "to the patches before the class token was prepended. Prepend first, then add E_pos "
                  "to all N + 1 tokens."),
+                (lambda: head[1](F.layer_norm(z_l[:, 0], z_l.shape[-1:], head[0].weight, head[0].bias, eps=1e-5)),
+                 "Your final LayerNorm uses eps = 1e-5, PyTorch's default (`F.layer_norm` or a new "
+                 "`nn.LayerNorm` without `eps=`). ViT's LayerNorms use a smaller one, "
+                 "`course_utils.vit.LAYER_NORM_EPS`; on tokens of small magnitude, like those of the checker's "
+                 "last model, the difference shows. Use the model's own, `model.classifier[0]`."),
                 (lambda: head[1](z_l[:, 0]),
                  "Your logits skip Eq 4's final LayerNorm, y = LN(z_L^0): `model.classifier[1]` is the "
                  "head alone, while `model.classifier` is the LayerNorm and then the head."),

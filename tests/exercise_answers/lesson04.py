@@ -290,3 +290,39 @@ def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
         if isinstance(module, nn.MultiheadAttention):
             module.dropout = 0.0
     return layer
+
+
+# %% q5 wrong: re-seeds torch's global random number generator
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    torch.manual_seed(0)  # "the same initial weights every time"
+    layer = nn.TransformerEncoderLayer(embedding_dim, num_heads, mlp_size, dropout, activation="gelu",
+                                       layer_norm_eps=1e-6, batch_first=True, norm_first=True)
+    layer.self_attn.dropout = 0.0
+    return layer
+
+
+# %% q5 wrong: eps = 1e-12
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    layer = nn.TransformerEncoderLayer(embedding_dim, num_heads, mlp_size, dropout, activation="gelu",
+                                       layer_norm_eps=1e-12, batch_first=True, norm_first=True)  # BERT's eps
+    layer.self_attn.dropout = 0.0
+    return layer
+
+
+# %% q5 wrong: does not compute ViT's block
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    layer = nn.TransformerEncoderLayer(embedding_dim, num_heads, mlp_size, dropout,
+                                       activation=nn.GELU(approximate="tanh"),  # GPT-2's GELU, not ViT's
+                                       layer_norm_eps=1e-6, batch_first=True, norm_first=True)
+    layer.self_attn.dropout = 0.0
+    return layer
+
+
+# %% q5 right: built inside a forked RNG with a seed of its own, which leaves the caller's RNG as it was
+def vit_encoder_layer(embedding_dim, num_heads, mlp_size, dropout):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1234)
+        layer = nn.TransformerEncoderLayer(embedding_dim, num_heads, mlp_size, dropout, "gelu", 1e-6,
+                                           batch_first=True, norm_first=True)
+    layer.self_attn.dropout = 0
+    return layer

@@ -43,6 +43,23 @@ def vit_forward(model, x):
     return model.classifier(model.forward_features(x)[:, 0])
 
 
+# %% q1 wrong: eps = 1e-5
+def vit_forward(model, x):
+    z = torch.cat([model.class_embedding.expand(x.shape[0], -1, -1), model.patch_embedding(x)], dim=1)
+    z = model.transformer_encoder(model.embedding_dropout(z + model.position_embedding))
+    norm = model.classifier[0]
+    y = torch.nn.functional.layer_norm(z[:, 0], norm.normalized_shape, norm.weight, norm.bias)  # eps 1e-5
+    return model.classifier[1](y)
+
+
+# %% q1 right: Eq 4's LayerNorm written with F.layer_norm and the model's own eps
+def vit_forward(model, x):
+    z = torch.cat([model.class_embedding.expand(len(x), -1, -1), model.patch_embedding(x)], dim=1)
+    z = model.transformer_encoder(model.embedding_dropout(z + model.position_embedding))
+    norm, head = model.classifier
+    return head(torch.nn.functional.layer_norm(z[:, 0], norm.normalized_shape, norm.weight, norm.bias, norm.eps))
+
+
 # %% q2 wrong: includes the class token
 def mean_pool_logits(model, x):
     return model.classifier(model.forward_features(x).mean(dim=1))  # the class token included

@@ -127,6 +127,27 @@ def resize_pos_embed(pos, new_grid):
     return grid.permute(0, 2, 3, 1).reshape(1, -1, D)  # the class token's row is gone
 
 
+# %% q3 wrong: clamped
+def resize_pos_embed(pos, new_grid):
+    class_pos, patch_pos = pos[:, :1], pos[:, 1:]
+    g, D = math.isqrt(patch_pos.shape[1]), patch_pos.shape[-1]
+    grid = patch_pos.reshape(1, g, g, D).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(new_grid, new_grid), mode="bicubic", align_corners=True)
+    grid = grid.clamp(patch_pos.min(), patch_pos.max())  # "no values the pretrained model never saw"
+    return torch.cat([class_pos, grid.permute(0, 2, 3, 1).reshape(1, new_grid * new_grid, D)], dim=1)
+
+
+# %% q3 right: computed in float64, one channel at a time, with einops-free reshapes
+def resize_pos_embed(pos, new_grid):
+    g = math.isqrt(pos.shape[1] - 1)
+    channels = []
+    for d in range(pos.shape[-1]):
+        plane = pos[0, 1:, d].double().view(1, 1, g, g)
+        channels.append(F.interpolate(plane, size=(new_grid, new_grid), mode="bicubic", align_corners=True).flatten())
+    patches = torch.stack(channels, dim=-1).to(pos.dtype)[None]
+    return torch.cat([pos[:, :1], patches], dim=1)
+
+
 # %% q4 wrong: zero
 def new_head(model, num_classes):
     model.classifier[1] = nn.Linear(model.classifier[1].in_features, num_classes)  # PyTorch's random init
