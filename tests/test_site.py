@@ -2,8 +2,11 @@
 
 The site is built once for this module into a temp folder and served on 127.0.0.1. Every page is opened once;
 what each page shows (console errors, typeset math, images, links) is recorded, and each test below asserts
-one kind of check over all pages, listing every page that fails it. Chromium is driven through Selenium and
-Debian's chromedriver, so nothing is downloaded. A screenshot of one lesson page is saved for the CI log.
+one kind of check over all pages, listing every page that fails it: what every page must do (no console errors,
+math typeset, images loaded, links resolving, search working) and what a reader must see on it (the title
+first, no test scaffolding, figures at the content's width, the exercise checkers' status marks drawn without
+an emoji font, search results without TeX source). Chromium is driven through Selenium and Debian's
+chromedriver, so nothing is downloaded. A screenshot of one lesson page is saved for the CI log.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ BUILD_COMMAND = ["mkdocs", "build", "-f", "docs/mkdocs.yml"]  # as in the README
 SCREENSHOT = REPO_ROOT / "runs" / "site" / "02_patch_embedding.png"  # runs/ is ignored by git
 SCREENSHOT_PAGE = "notebooks/02_patch_embedding/"
 SEARCH_QUERY = "position embedding"
+MATH_SEARCH_QUERY = "class token"  # found in sections that write $\mathbf{x}_\text{class}$
+NBVAL_MARKER = re.compile(r"#\s*NBVAL_[A-Z_]+")  # docs/hooks.py keeps these out of the code shown
+PROSE_GUARD = re.compile(r"update the text", re.I)  # and the asserts that say it
+STATUS_MARKS = "✅❌⏳💡"  # emoji: without an emoji font, boxes; docs/hooks.py draws them as SVG
+TEX_SOURCE = re.compile(r"\\[A-Za-z]+|\$")  # a TeX command or a math delimiter
+FIGURE_WIDTH_SHARE = 0.95  # a figure spans at least this share of the content's width
 PAGE_TIMEOUT_S = 30
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -47,7 +56,23 @@ typeset.catch(() => null).then(() => {
   const article = document.querySelector("article") || document.body;
   const visible = article.cloneNode(true);
   visible.querySelectorAll("pre, code, script, style, mjx-container").forEach((el) => el.remove());
+  const style = getComputedStyle(article);
+  const contentWidth = article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const title = article.querySelector("h1");
+  const code = Array.from(article.querySelectorAll(".jp-CodeCell, pre"));
   done({
+    titleFirst: Boolean(title) && !code.some((el) => title.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_PRECEDING),
+    allText: article.textContent,
+    codeText: Array.from(article.querySelectorAll(".jp-CodeCell")).map((el) => el.textContent).join("\\n"),
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    shownText: article.innerText,
+    contentWidth: contentWidth,
+    figures: Array.from(article.querySelectorAll(".jp-OutputArea-output img")).map((img) => ({
+      src: img.getAttribute("src").slice(0, 60), width: img.getBoundingClientRect().width})),
+    statusMarks: Array.from(article.querySelectorAll("svg.status-mark")).map((svg) => {
+      const box = svg.getBoundingClientRect();
+      return box.width > 4 && box.height > 4;
+    }),
     mathjax: Boolean(window.MathJax && MathJax.startup),
     math: document.querySelectorAll("mjx-container").length,
     mathErrors: Array.from(document.querySelectorAll("mjx-merror")).map((el) => el.textContent),
@@ -82,6 +107,7 @@ class SiteReport:
     pages: dict[str, PageReport]
     search_results: list[str]
     search_errors: list[str]
+    math_search_results: list[str]
 
 
 def build_site(site_dir: Path) -> str:
@@ -168,9 +194,10 @@ def site(tmp_path_factory) -> SiteReport:
                     driver.save_screenshot(str(SCREENSHOT))
                     print(f"\nscreenshot of {path}: {SCREENSHOT}")
             results = search(driver, server.url, SEARCH_QUERY)
+            math_results = search(driver, server.url, MATH_SEARCH_QUERY)
             search_errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
             print(f"{len(pages)} pages browsed and the search box tried in {time.perf_counter() - start:.0f} s")
-            yield SiteReport(site_dir, server.url, build_output, pages, results, search_errors)
+            yield SiteReport(site_dir, server.url, build_output, pages, results, search_errors, math_results)
         finally:
             driver.quit()
 
@@ -275,3 +302,67 @@ def test_search_finds_position_embedding(site):
 def test_screenshot_of_a_lesson_page_is_saved(site):
     assert SCREENSHOT_PAGE in site.pages
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_build_is_clean(site):
+    """``mkdocs build --strict`` would pass: the build logs no warning (docstrings, links, anchors)."""
+    warnings = [line for line in site.build_output.splitlines() if line.startswith(("WARNING", "ERROR"))]
+    assert not warnings, "\n".join(warnings)
+
+
+def notebook_pages(site) -> list[PageReport]:
+    """The pages made from a notebook (lessons and exercises): those with their .ipynb beside them."""
+    return [page for page in site.pages.values() if list((site.site_dir / page.path).glob("*.ipynb"))]
+
+
+def test_no_page_is_wider_than_the_window(site):
+    problems = [f"{page.path}: {page.info['overflow']} px" for page in site.pages.values() if page.info["overflow"] > 0]
+    assert not problems, f"pages that scroll sideways:\n{failures(problems)}"
+
+
+def test_every_page_starts_with_its_title(site):
+    problems = [page.path for page in site.pages.values() if not page.info["titleFirst"]]
+    assert not problems, f"pages whose h1 is missing or comes after a code cell:\n{failures(problems)}"
+
+
+def test_readers_see_no_test_scaffolding(site):
+    pages = notebook_pages(site)
+    assert len(pages) >= 9
+    problems = []
+    for page in pages:  # the code cells with their outputs (the prose may name a marker), then the whole page
+        for pattern, text in [(NBVAL_MARKER, page.info["codeText"]), (PROSE_GUARD, page.info["allText"])]:
+            problems += [f"{page.path}: {text[max(0, match.start() - 80):match.end() + 20]!r}"
+                         for match in pattern.finditer(text)]
+    assert not problems, f"nbval markers or prose guards shown to readers:\n{failures(problems)}"
+
+
+def test_figures_span_the_content_width(site):
+    problems, figures = [], 0
+    for page in notebook_pages(site):
+        width = page.info["contentWidth"]
+        for figure in page.info["figures"]:
+            figures += 1
+            if figure["width"] < FIGURE_WIDTH_SHARE * width:
+                problems.append(f"{page.path}: {figure['src']}... is {figure['width']:.0f} px wide, "
+                                f"the content {width:.0f} px")
+    assert figures >= 20, f"only {figures} figures found in the notebooks' outputs"
+    assert not problems, f"figures narrower than the content:\n{failures(problems)}"
+
+
+def test_status_marks_are_drawn_without_an_emoji_font(site):
+    problems = [f"{page.path}: {mark!r} left as a character (a box without an emoji font)"
+                for page in site.pages.values() for mark in STATUS_MARKS if mark in page.info["shownText"]]
+    drawn = [shown for page in site.pages.values() for shown in page.info["statusMarks"]]
+    problems += [f"{drawn.count(False)} status marks drawn with no size"] if not all(drawn) else []
+    assert len(drawn) >= 40, f"only {len(drawn)} status marks drawn (the exercise notebooks print dozens)"
+    assert not problems, failures(problems)
+
+
+def test_search_shows_math_as_text(site):
+    assert site.math_search_results, f"searching {MATH_SEARCH_QUERY!r} found nothing"
+    problems = [text for text in site.math_search_results if TEX_SOURCE.search(text)]
+    index = json.loads((site.site_dir / "search" / "search_index.json").read_text(encoding="utf-8"))
+    math = re.compile(r"\$\$|\\[(\[]|\\(?:mathbf|mathrm|mathbb|text|frac|sqrt|cdot|times|top|ell)\b")  # TeX, not code
+    problems += [f"index, {doc['location']}: {match.group(0)!r}" for doc in index["docs"]
+                 for match in math.finditer(doc["text"])]
+    assert not problems, f"TeX source in the search results or index:\n{failures(problems)}"
