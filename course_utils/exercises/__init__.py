@@ -106,10 +106,12 @@ Adding the exercises of a lesson
    ``pytest tests/test_exercises.py notebooks/exercises``, then link the exercises notebook from the end of
    the lesson.
 
-Grading
--------
+Releasing and grading
+---------------------
+``python -m course_utils.exercises release OUT/`` writes the exercise notebooks to hand out, without the
+solutions (see ``course_utils/exercises/release.py``; the package itself still holds them).
 ``python -m course_utils.exercises grade SUBMISSION...`` re-executes submitted exercise notebooks and writes
-``gradebook.csv`` (see ``course_utils/exercises/grade.py``). While it runs a notebook, ``check`` also appends
+the gradebooks, a summary and a feedback file per student (see ``course_utils/exercises/grade.py``). While it runs a notebook, ``check`` also appends
 its verdict to the file named by the ``COURSE_UTILS_GRADE_RESULTS`` environment variable; otherwise that
 variable is unset and ``check`` only prints.
 """
@@ -622,19 +624,25 @@ def _execute(path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m course_utils.exercises``: (re)build the exercise and solution notebooks, or, with ``grade``
-    first, grade submissions (``course_utils.exercises.grade``)."""
+    """``python -m course_utils.exercises``: (re)build the exercise and solution notebooks; with ``release``
+    first, write the notebooks to hand out (``course_utils.exercises.release``); with ``grade`` first, grade
+    submissions (``course_utils.exercises.grade``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["grade"]:
         from course_utils.exercises.grade import main as grade_main
 
         return grade_main(argv[1:])
+    if argv[:1] == ["release"]:
+        from course_utils.exercises.release import main as release_main
+
+        return release_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.exercises",
         description="Rebuild notebooks/exercises/NN_*_{exercises,solutions}.ipynb from "
                     "the sources in course_utils/exercises/ (text/lessonNN.md, solutions/lessonNN.py, "
                     "stubs/lessonNN.py). Execute them before committing (--execute).",
-        epilog="To grade submitted notebooks: python -m course_utils.exercises grade --help")
+        epilog="For teachers: python -m course_utils.exercises release --help (the notebooks to hand out), "
+               "python -m course_utils.exercises grade --help (grade what comes back).")
     parser.add_argument("lessons", nargs="*", help="lesson numbers (e.g. 02 03); default: all")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is stale")
     parser.add_argument("--force", action="store_true", help="rewrite every notebook, stale or not")

@@ -1,10 +1,19 @@
 """Grade submitted exercise notebooks: ``python -m course_utils.exercises grade SUBMISSION...``.
 
 Each submission (an ``.ipynb`` file, or every notebook under a folder) is executed again from the top, in a
-fresh Jupyter kernel, with a time limit. The verdict of every ``ex.qN.check(...)`` in that run goes to
-``gradebook.csv``: one row per (submission, lesson, question) with the status (correct / wrong / not
-attempted / error), the checker's message and the notebook's run time. A summary per student and per question
-is printed.
+fresh Jupyter kernel, with a time limit. The verdict of every ``ex.qN.check(...)`` in that run is graded. The
+grader writes, beside each other (``-o gradebook.csv`` names the first; the others follow its name):
+
+- ``gradebook.csv``, the long gradebook: one row per (submission, lesson, question) with the status (correct /
+  wrong / not attempted / error), the flags (below), the checker's message and the notebook's run time;
+- ``gradebook_wide.csv``: one row per student, the flags, a column per question (1 correct, 0 not), the total
+  and the number of questions;
+- ``gradebook_summary.txt``: the tallies per student and per question, and the flagged submissions, as
+  printed at the end;
+- ``feedback/<student>.md``: for each student, every question's verdict and the checker's message, to send back.
+
+This is the "grade" and "feedback" of the workflow that nbgrader and Otter-Grader follow; ``release`` (in
+``course_utils/exercises/release.py``) makes the notebooks to hand out.
 
 **It runs the students' code. It is not a sandbox.** A notebook can do anything its author can do on your
 machine: read and write your files, use the network, start processes. Grade in a container or a throw-away
@@ -18,9 +27,23 @@ What it does guard against
   the ``COURSE_UTILS_GRADE_RESULTS`` environment variable; that file lives in a temporary folder outside the
   notebook's working folder. Printing "✅ Correct!", ``display()``-ing it or editing the JSON of the outputs
   adds nothing to that file. A check cell that runs but leaves no verdict (the checker was replaced, say) is
-  reported as an error. Code that deliberately writes to the results file, or patches the checker in its own
-  kernel, can still forge a verdict: no in-process channel can stop that; only a sandbox with hidden tests
-  could.
+  reported as an error.
+- **Patched checks are flagged, not prevented.** Code in the notebook's own kernel can replace a checker
+  (``ex.q4._check = lambda answer: None``) or write to the results file, and so forge a verdict: no
+  in-process channel can stop that; only a sandbox with hidden tests could. What the grader does is make it
+  visible, in the ``flags`` column of both gradebooks and in the summary (the feedback files leave flags out:
+  they are for you to review, not verdicts). Two kinds of evidence:
+
+  - *read from the code* (``code_flags``): assignments to, or ``setattr``/``mock.patch`` of, the exercise
+    modules and their questions (``ex.*``), to ``check``/``_check``/``_verdict``/``expected`` of any object;
+    rebinding ``ex``; naming ``COURSE_UTILS_GRADE_RESULTS`` or ``_record_for_grader``; code run from a
+    string (``exec``, ``eval``); calling ``solution()``; and a ✅ written in the code, which prints a verdict
+    mark without a check;
+  - *seen in the run*: a cell the grader adds after the notebook's own looks at the kernel (is each
+    question's ``check``, ``_check`` and ``_verdict`` still the course's code, does ``ex`` still name the
+    lesson, is the results variable unchanged); a verdict for a question whose check cell the notebook does
+    not have; and a check cell whose stored output shows ✅ while the run's verdict is wrong or not
+    attempted (edited outputs, or cells that were run out of order).
 - **Broken notebooks.** Invalid JSON, cells that raise, kernels that die, infinite loops (the time limit,
   per notebook, default 5 minutes) and cells that print megabytes (outputs are not kept, only error names)
   each end as rows with status "error" and a message that says what happened; the grader goes on with the
@@ -34,18 +57,23 @@ Which lesson and which student
 ------------------------------
 The lesson comes from the notebook's ``from course_utils.exercises import lessonNN`` (or, for a notebook that
 cannot be read, from a file name that starts with the lesson number, like the exercise notebooks' own names).
-The student is the first folder below a folder you name (``submissions/ada/...``), or the notebook's file
-name without ``.ipynb`` when the notebook sits directly in that folder or is named itself.
+The student is the first folder below a folder you name (``grade submissions/`` with ``submissions/ada/...``).
+A notebook directly in the folder you name, or named itself, belongs to the student its file is named after
+(``submissions/ada.ipynb``), unless its name starts with a lesson number, like the released notebooks'
+(``00_the_paper_exercises.ipynb``): then the folder it is in names the student (``grade submissions/ada/``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import csv
+import html
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -61,13 +89,14 @@ from typing import Any
 from course_utils.exercises import GRADE_RESULTS_ENV, lessons, questions
 
 STATUSES = ("correct", "wrong", "not attempted", "error")
-COLUMNS = ("student", "submission", "lesson", "question", "status", "message", "seconds")
+COLUMNS = ("student", "submission", "lesson", "question", "status", "flags", "message", "seconds")
 DEFAULT_TIMEOUT = 300.0  # seconds per notebook
 MAX_NOTEBOOK_BYTES = 50_000_000  # a bigger file is not read, let alone run
 MAX_RESULTS_BYTES = 10_000_000  # the most of the results file that is read
 MAX_FOLDER_BYTES, MAX_FOLDER_FILES = 200_000_000, 10_000  # a bigger folder is not copied, only the notebook
 MAX_MESSAGE = 500  # characters of a message kept in the gradebook
 STARTUP_TIMEOUT = 120  # seconds for a kernel to start (not counted in the time limit)
+PROBE_TIMEOUT = 30  # seconds for the cell that the grader adds after a notebook's own (not counted either)
 
 _IMPORT = re.compile(r"\bcourse_utils\.exercises\s+import\s+(lesson\d\d)\b(?:\s+as\s+(\w+))?"
                      r"|\bcourse_utils\.exercises\.(lesson\d\d)\b(?:\s+as\s+(\w+))?")
@@ -93,6 +122,7 @@ class Row:
     lesson: str
     question: str
     status: str
+    flags: str  # why a human should look at this submission ("; "-separated), or ""
     message: str
     seconds: float
 
@@ -107,6 +137,7 @@ class _Run:
     stop_reason: str = ""
     failure: str = ""  # the notebook did not run at all (the kernel did not start, ...)
     seconds: float = 0.0
+    probe: list[str] | None = None  # what the grader's end-of-run cell found; None if it reported nothing
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -134,15 +165,23 @@ def find_submissions(paths: Sequence[str | Path]) -> list[Submission]:
             raise FileNotFoundError(f"no such file or folder: {given}")
         root = given.resolve()
         if root.is_file():
-            found.setdefault(root, Submission(root, root.stem, _label(root)))
+            found.setdefault(root, Submission(root, _student_of(root), _label(root)))
             continue
         notebooks = sorted(p for p in root.rglob("*.ipynb")
                            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
         for path in notebooks:
             relative = path.relative_to(root)
-            student = relative.parts[0] if len(relative.parts) > 1 else path.stem
+            student = relative.parts[0] if len(relative.parts) > 1 else _student_of(path)
             found.setdefault(path, Submission(path, student, _label(path)))
     return list(found.values())
+
+
+def _student_of(notebook: Path) -> str:
+    """The student a notebook belongs to when no class folder above it says: the folder it is in if its name
+    is an exercise notebook's (``ada/00_the_paper_exercises.ipynb``), else its own name (``ada.ipynb``)."""
+    if _LESSON_NUMBER.match(notebook.name) and notebook.parent.name:
+        return notebook.parent.name
+    return notebook.stem
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -225,33 +264,48 @@ def _read_verdicts(path: Path, known: dict[str, list[str]]) -> dict[tuple[str, s
     return verdicts
 
 
-async def _execute(nb: Any, work: Path, results: Path, timeout: float, kernel_name: str) -> _Run:
-    """Run ``nb`` in a fresh kernel in ``work``; the checks write their verdicts to ``results``."""
+async def _execute(nb: Any, work: Path, results: Path, timeout: float, kernel_name: str,
+                   aliases: dict[str, str] | None = None) -> _Run:
+    """Run ``nb`` in a fresh kernel in ``work``; the checks write their verdicts to ``results``.
+
+    After the notebook's own cells, a cell of the grader's looks at the kernel (``_PROBE``); what it finds
+    goes to ``_Run.probe``. It has its own time limit, ``PROBE_TIMEOUT``.
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     run = _Run()
+    token = f"course-grader-{secrets.token_hex(16)}:"
+    nb.cells.append(_probe_cell(token, results, aliases or {}))
+    probe_index = len(nb.cells) - 1
+    printed: list[str] = []  # what the grader's cell printed
 
     class Client(NotebookClient):
         """Keeps no outputs (a flood of prints costs no memory) and enforces one deadline for all the cells."""
 
-        started: float | None = None
+        deadline: float | None = None
         current: int | None = None
 
         def remaining(self, cell: Any = None) -> float:
-            return max(0.01, (self.started or time.monotonic()) + timeout - time.monotonic())
+            return max(0.01, (self.deadline or time.monotonic() + timeout) - time.monotonic())
 
         async def async_execute_cell(self, cell: Any, cell_index: int, execution_count: int | None = None,
                                      store_history: bool = True) -> Any:
-            if self.started is None:
-                self.started = time.monotonic()
+            if self.deadline is None:
+                self.deadline = time.monotonic() + timeout
             self.current = cell_index
-            if cell.cell_type == "code" and cell.source.strip() and time.monotonic() >= self.started + timeout:
+            if cell.cell_type == "code" and cell.source.strip() and time.monotonic() >= self.deadline:
                 raise CellTimeoutError("time limit")
+            if cell_index == probe_index:
+                self.deadline = time.monotonic() + PROBE_TIMEOUT
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
 
         def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> None:
-            return None  # outputs are never read: errors come from the execute replies (record_error)
+            # Outputs are never read (errors come from the execute replies, record_error), except the
+            # grader's own cell's, and only up to a size that one line of findings needs.
+            if cell_index == probe_index and msg.get("msg_type") == "stream" and sum(map(len, printed)) < 100_000:
+                printed.append(str(msg.get("content", {}).get("text", ""))[:100_000])
+            return None
 
         def handle_comm_msg(self, outs: list, msg: dict, cell_index: int) -> None:
             return None  # widgets: nothing to keep
@@ -283,7 +337,213 @@ async def _execute(nb: Any, work: Path, results: Path, timeout: float, kernel_na
             run.stopped_at = client.current
             run.stop_reason = f"the run failed ({type(error).__name__}: {error})"
     run.seconds = time.monotonic() - start
+    nb.cells.pop(probe_index)
+    if run.stopped_at == probe_index:  # the notebook's own cells all ran; only the grader's cell was cut short
+        run.stopped_at, run.stop_reason = None, ""
+    for line in "".join(printed).splitlines():
+        if line.startswith(token):
+            try:
+                findings = json.loads(line[len(token):])
+                run.probe = [str(finding) for finding in findings][:20]
+            except (ValueError, TypeError):
+                pass
     return run
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Flags: evidence that a submission patched or replaced the checks
+# ---------------------------------------------------------------------------------------------------------
+
+# Attributes whose replacement changes a verdict, on any object (`type(ex.q2).expected = 5` counts too)
+CHECK_ATTRIBUTES = frozenset({"check", "_check", "_verdict", "_todo", "_why_or_empty", "expected", "diagnoses",
+                              "_record_for_grader", "GRADE_RESULTS_ENV"})
+_SETATTR = frozenset({"setattr", "delattr", "__setattr__", "__delattr__"})
+_MOCK = frozenset({"patch", "object", "multiple", "dict"})  # unittest.mock.patch, patch.object, ...
+_EXEC = frozenset({"exec", "eval", "compile"})
+_VERDICT_MARK = "✅"
+
+
+def _python(source: str) -> str:
+    """A cell's source as plain Python: IPython's magics (``%pip``, ``!ls``) become function calls."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(source)
+    except Exception:  # not valid IPython either: ast.parse reports it
+        return source
+
+
+def _package_names(trees: list[ast.AST]) -> set[str]:
+    """The names the notebook binds to the exercises package or to what it imports from it (``ex``,
+    ``Question``), and ``course_utils`` itself. Names from the rest of the package (``vit``) are not counted."""
+    names = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname is None and alias.name.split(".")[0] == "course_utils":
+                        names.add("course_utils")  # `import course_utils.vit` binds course_utils
+                    elif alias.asname and alias.name.startswith("course_utils.exercises"):
+                        names.add(alias.asname)
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                names |= {alias.asname or alias.name for alias in node.names
+                          if module.startswith("course_utils.exercises")
+                          or (module == "course_utils" and alias.name == "exercises")}
+    return names
+
+
+def code_flags(nb: Any) -> list[str]:
+    """What in a notebook's code cells patches or replaces the checks, or fakes a verdict: one line per finding.
+
+    Read from the code (``ast``), never run, so it sees what the notebook would do even when the run stops
+    early, and it is blind to what code builds at run time (``exec`` of a string is flagged for that reason).
+    """
+    trees: list[tuple[int, ast.AST | None, str]] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        source = _python(cell.source)
+        try:
+            trees.append((index, ast.parse(source), source))
+        except SyntaxError:
+            trees.append((index, None, source))
+    package = _package_names([tree for _, tree, _ in trees if tree is not None])
+
+    def mentions_package(node: ast.AST) -> bool:
+        return any((isinstance(n, ast.Name) and n.id in package)
+                   or (isinstance(n, ast.Constant) and isinstance(n.value, str) and "course_utils" in n.value)
+                   for n in ast.walk(node))
+
+    def targets(node: ast.AST) -> list[ast.AST]:
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return [t for element in node.elts for t in targets(element)]
+        return [node.value] if isinstance(node, ast.Starred) else [node]
+
+    def patches(target: ast.AST) -> bool:
+        if isinstance(target, ast.Name):
+            return target.id in package  # `ex = ...`: the check cells then call something else
+        if isinstance(target, ast.Attribute):
+            return target.attr in CHECK_ATTRIBUTES or mentions_package(target.value)
+        if isinstance(target, ast.Subscript):  # vars(ex.q1)["_check"], sys.modules["course_utils..."]
+            return mentions_package(target) or any(
+                isinstance(n, ast.Constant) and n.value in CHECK_ATTRIBUTES for n in ast.walk(target.slice))
+        return False
+
+    flags: list[str] = []
+    for index, tree, source in trees:
+        cell = f"cell {index + 1}"
+        if tree is None:  # not Python: look for the plainest signs only
+            if GRADE_RESULTS_ENV in source or _VERDICT_MARK in source:
+                flags.append(f"{cell} (not valid Python) names the grader's results variable or writes a ✅")
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+                found = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+                verb = "deletes" if isinstance(node, ast.Delete) else "assigns"
+                for target in (t for group in found for t in targets(group)):
+                    if patches(target):
+                        flags.append(f"{cell} {verb} `{_short(ast.unparse(target))}` (patches the checks)")
+            elif isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                strings = {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+                if name in _SETATTR | _MOCK and (mentions_package(node) or strings & CHECK_ATTRIBUTES):
+                    flags.append(f"{cell} calls `{_short(ast.unparse(node))}` (patches the checks)")
+                elif name in _EXEC and isinstance(func, ast.Name):
+                    flags.append(f"{cell} runs code from a string (`{name}`), which the grader cannot read")
+                elif name == "solution" and isinstance(func, ast.Attribute) and mentions_package(func.value):
+                    flags.append(f"{cell} shows a solution (`{_short(ast.unparse(func))}()`)")
+            elif isinstance(node, ast.Attribute) and node.attr in {"_record_for_grader", "GRADE_RESULTS_ENV",
+                                                                      "solution_code"}:
+                flags.append(f"{cell} uses `{_short(ast.unparse(node))}`")
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if GRADE_RESULTS_ENV in node.value:
+                    flags.append(f"{cell} names the grader's results variable ({GRADE_RESULTS_ENV})")
+                if _VERDICT_MARK in node.value:
+                    flags.append(f"{cell} writes a ✅ in its code (prints a verdict mark without a check)")
+    return list(dict.fromkeys(flags))
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+# The cell the grader runs after a notebook's own: it looks at what the notebook left in the kernel and prints
+# one line, marked with a fresh random token that the notebook's code could not know, for the grader to read.
+_PROBE = """
+def _course_grader_probe(token, results, aliases):
+    import json, os, re, sys
+
+    findings = []
+    package = sys.modules.get("course_utils.exercises")
+    if package is not None:
+        folder = os.path.dirname(os.path.abspath(package.__file__)) + os.sep
+
+        def ours(function):
+            code = getattr(function, "__code__", None)
+            return code is not None and os.path.abspath(code.co_filename).startswith(folder)
+
+        if not ours(getattr(package, "_record_for_grader", None)):
+            findings.append("course_utils.exercises._record_for_grader was replaced")
+        if os.environ.get(getattr(package, "GRADE_RESULTS_ENV", "")) != results:
+            findings.append("the grader's results variable was changed")
+        for name, module in sorted(sys.modules.items()):
+            if not re.fullmatch(r"course_utils[.]exercises[.]lesson[0-9][0-9]", name):
+                continue
+            lesson = name.rsplit(".", 1)[-1]
+            for number in range(1, 100):
+                question = vars(module).get(f"q{number}")
+                if question is None:
+                    break
+                where = f"{lesson}.q{number}"
+                if not isinstance(question, package.Question):
+                    findings.append(f"{where} was replaced")
+                    continue
+                replaced = sorted(set(vars(question)) & {"check", "_check", "_verdict", "expected", "diagnoses"})
+                replaced += [f"its class's {attribute}" for attribute in ("check", "_check", "_verdict")
+                             if not ours(getattr(type(question), attribute, None))]
+                if replaced:
+                    findings.append(f"{where}: {', '.join(replaced)} replaced")
+    namespace = get_ipython().user_ns
+    for alias, lesson in aliases.items():
+        module = sys.modules.get(f"course_utils.exercises.{lesson}")
+        if alias in namespace and module is not None and namespace[alias] is not module:
+            findings.append(f"`{alias}` no longer names course_utils.exercises.{lesson}")
+    print(token + json.dumps(findings))
+
+
+try:
+    _course_grader_probe(%r, %r, %r)
+except Exception as error:
+    print(%r + __import__("json").dumps([f"the grader's end-of-run check failed ({type(error).__name__})"]))
+"""
+
+
+def _probe_cell(token: str, results: Path, aliases: dict[str, str]) -> Any:
+    import nbformat
+
+    return nbformat.v4.new_code_cell(_PROBE % (token, str(results), aliases, token))
+
+
+def _run_flags(nb: Any, run: _Run, stored_ticks: set[int], check_cells: dict[tuple[str, str], list[int]],
+               statuses: dict[tuple[str, str], str]) -> list[str]:
+    """The evidence of the run: what the end-of-run cell found, verdicts without a check cell, and stored ✅
+    outputs that the run does not confirm."""
+    flags = [f"in the kernel after the run: {finding}" for finding in run.probe or []]
+    if run.probe is None and not (run.failure or run.stopped_at is not None):
+        flags.append("the grader's end-of-run check printed nothing (was printing or the kernel changed?)")
+    for (lesson, question) in run.verdicts:
+        if not check_cells.get((lesson, question)):
+            flags.append(f"a verdict for {lesson} {question} came from no check cell of the notebook")
+    for key, cells in check_cells.items():
+        ticked = [index for index in cells if index in stored_ticks]
+        # Only a verdict of the run counts against a stored ✅: a run cut short (time limit) proves nothing
+        if ticked and key in run.verdicts and statuses.get(key, "correct") != "correct":
+            flags.append(f"the stored output of {key[1]}'s check (cell {ticked[0] + 1}) shows ✅, the run says "
+                         f"{statuses[key]} (edited outputs, or cells run out of order)")
+    return flags
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -326,11 +586,11 @@ def _check_cells(nb: Any, aliases: dict[str, str], lessons_found: list[str]) -> 
 
 
 def _rows_for(submission: Submission, lesson_names: list[str], modules: dict[str, ModuleType],
-              seconds: float, status: str, message: str) -> list[Row]:
+              seconds: float, status: str, message: str, flags: str = "") -> list[Row]:
     """The same status and message for every question of the lessons (or one row if no lesson is known)."""
-    rows = [Row(submission.student, submission.label, name, question.name, status, message, seconds)
+    rows = [Row(submission.student, submission.label, name, question.name, status, flags, message, seconds)
             for name in lesson_names for question in questions(modules[name])]
-    return rows or [Row(submission.student, submission.label, "", "", status, message, seconds)]
+    return rows or [Row(submission.student, submission.label, "", "", status, flags, message, seconds)]
 
 
 def grade_notebook(submission: Submission, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = "python3") -> list[Row]:
@@ -366,10 +626,14 @@ async def _grade_notebook(submission: Submission, timeout: float, kernel_name: s
         return unreadable(f"{type(error).__name__}: {error.strerror or error}")
     try:
         nb = nbformat.reads(text, as_version=4, capture_validation_error={})
-        for cell in nb.cells:
+        stored_ticks = set()  # the code cells whose stored outputs show ✅: compared with the run, never graded
+        for index, cell in enumerate(nb.cells):
             cell.source = cell.get("source", "")
             if cell.get("cell_type") == "code":
+                if _VERDICT_MARK in json.dumps(cell.get("outputs", []), ensure_ascii=False):
+                    stored_ticks.add(index)
                 cell.outputs, cell.execution_count = [], None  # stored outputs are never read
+        static_flags = code_flags(nb)
     except Exception as error:
         return unreadable(f"it is not a notebook ({type(error).__name__}: {clean_message(str(error))[:200]})")
 
@@ -386,25 +650,32 @@ async def _grade_notebook(submission: Submission, timeout: float, kernel_name: s
             return _rows_for(submission, found or _lesson_from_name(submission.path, modules), modules,
                              round(time.monotonic() - start, 1), "error",
                              f"could not copy the notebook's folder: {error}")
-        run = await _execute(nb, work, results, timeout, kernel_name)
+        run = await _execute(nb, work, results, timeout, kernel_name, aliases)
         run.verdicts = _read_verdicts(results, known)
 
     seconds = round(time.monotonic() - start, 1)
     lesson_names = found or sorted({lesson for lesson, _ in run.verdicts}) or _lesson_from_name(submission.path, modules)
     if run.failure:
-        return _rows_for(submission, lesson_names, modules, seconds, "error", run.failure)
+        return _rows_for(submission, lesson_names, modules, seconds, "error", run.failure, _join(static_flags))
     if not lesson_names:
         return _rows_for(submission, [], modules, seconds, "error",
                          "could not tell which lesson this notebook is for: it imports no "
-                         "course_utils.exercises lesson module, and its name does not start with a lesson number")
+                         "course_utils.exercises lesson module, and its name does not start with a lesson number",
+                         _join(static_flags))
     check_cells = _check_cells(nb, aliases, lesson_names)
-    rows = []
-    for name in lesson_names:
-        for question in questions(modules[name]):
-            status, message = _question_status(run, nb, (name, question.name), check_cells.get((name, question.name), []))
-            rows.append(Row(submission.student, submission.label, name, question.name, status,
-                            clean_message(message), seconds))
-    return rows
+    verdicts = {(name, question.name): _question_status(run, nb, (name, question.name),
+                                                        check_cells.get((name, question.name), []))
+                for name in lesson_names for question in questions(modules[name])}
+    statuses = {key: status for key, (status, _) in verdicts.items()}
+    flags = _join(static_flags + _run_flags(nb, run, stored_ticks, check_cells, statuses))
+    return [Row(submission.student, submission.label, lesson, question, status, flags, clean_message(message), seconds)
+            for (lesson, question), (status, message) in verdicts.items()]
+
+
+def _join(flags: list[str]) -> str:
+    """The flags of a submission as one gradebook cell (every row of the submission shows them all)."""
+    text = " ".join("; ".join(flags).split())
+    return text if len(text) <= 4 * MAX_MESSAGE else text[:4 * MAX_MESSAGE - 1] + "…"
 
 
 def _question_status(run: _Run, nb: Any, key: tuple[str, str], cells: list[int]) -> tuple[str, str]:
@@ -442,46 +713,148 @@ async def _grade_all(submissions: Sequence[Submission], timeout: float, jobs: in
                                  f"grading failed: {type(error).__name__}: {error}")
             if progress:
                 tally = Counter(row.status for row in rows)
+                flagged = "  FLAGGED" if rows[0].flags else ""
                 print(f"[{number}/{len(submissions)}] {submission.label}: "
-                      f"{tally['correct']}/{len(rows)} correct ({rows[0].seconds:.0f} s)", flush=True)
+                      f"{tally['correct']}/{len(rows)} correct ({rows[0].seconds:.0f} s){flagged}", flush=True)
             return rows
 
     return await asyncio.gather(*(one(i, s) for i, s in enumerate(submissions, start=1)))
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """Where ``grade`` writes: the long gradebook, the wide one, the summary and the feedback folder."""
+
+    long: Path
+    wide: Path
+    summary: Path
+    feedback: Path
+
+    @classmethod
+    def beside(cls, output: str | Path, feedback: str | Path | None = None) -> Outputs:
+        """The files named after the long gradebook ``output``: ``gradebook.csv`` gives
+        ``gradebook_wide.csv``, ``gradebook_summary.txt`` and the folder ``feedback/`` beside them."""
+        output = Path(output)
+        return cls(output, output.with_name(f"{output.stem}_wide.csv"),
+                   output.with_name(f"{output.stem}_summary.txt"),
+                   Path(feedback) if feedback is not None else output.with_name("feedback"))
+
+
 def grade(paths: Sequence[str | Path], output: str | Path = "gradebook.csv", timeout: float = DEFAULT_TIMEOUT,
-          jobs: int = 1, kernel_name: str = "python3", progress: bool = False) -> list[Row]:
-    """Grade every submission under ``paths``, write the gradebook CSV to ``output`` and return its rows.
+          jobs: int = 1, kernel_name: str = "python3", progress: bool = False,
+          feedback: str | Path | None = None) -> list[Row]:
+    """Grade every submission under ``paths``, write the gradebooks, summary and feedback, and return the rows.
 
     Args:
         paths: notebooks, or folders searched recursively for them.
-        output: where the gradebook goes (written atomically; never one of the submissions).
+        output: the long gradebook CSV; the wide one and the summary are written beside it, named after it
+            (``Outputs.beside``). Each file is written atomically, and never over one of the submissions.
         timeout: seconds the cells of one notebook may run in all.
         jobs: how many notebooks run at the same time.
         kernel_name: the Jupyter kernel to run them with.
         progress: print one line per graded notebook.
+        feedback: the folder for the students' feedback files (default: ``feedback/`` beside ``output``).
     """
     from course_utils.utils import atomic_write
 
     submissions = find_submissions(paths)
-    output = Path(output)
-    if output.resolve() in {s.path for s in submissions}:
-        raise ValueError(f"the gradebook would overwrite a submission: {output}")
+    outputs = Outputs.beside(output, feedback)
+    taken = {s.path for s in submissions}
+    for path in (outputs.long, outputs.wide, outputs.summary):
+        if path.resolve() in taken:
+            raise ValueError(f"the gradebook would overwrite a submission: {path}")
+    if any(path.is_relative_to(outputs.feedback.resolve()) for path in taken):
+        raise ValueError(f"the feedback folder {outputs.feedback} holds submissions; choose another (--feedback)")
     graded = asyncio.run(_grade_all(submissions, timeout, jobs, kernel_name, progress))
     rows = [row for rows in graded for row in rows]
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as file:
-            writer = csv.writer(file)
-            writer.writerow(COLUMNS)
-            writer.writerows(astuple(row) for row in rows)
+    def write_csv(path: Path, header: Sequence[str], lines: Sequence[Sequence[Any]]) -> None:
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as file:
+                writer = csv.writer(file)
+                writer.writerow(header)
+                writer.writerows(lines)
+        atomic_write(path, write)
 
-    atomic_write(output, write)
+    def write_text(path: Path, text: str) -> None:
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    write_csv(outputs.long, COLUMNS, [astuple(row) for row in rows])
+    header, lines = wide(rows)
+    write_csv(outputs.wide, header, lines)
+    write_text(outputs.summary, summary(rows) + "\n")
+    outputs.feedback.mkdir(parents=True, exist_ok=True)
+    for name, text in feedback_files(rows).items():
+        write_text(outputs.feedback / name, text)
     return rows
 
 
+def wide(rows: Sequence[Row]) -> tuple[list[str], list[list[Any]]]:
+    """The wide gradebook: a header and one line per student, with the flags, 1 or 0 per question (1 if any
+    of the student's submissions has it correct; empty if none has it), the total and the number of questions."""
+    questions_seen = list(dict.fromkeys(f"{row.lesson} {row.question}" for row in rows if row.question))
+    students = list(dict.fromkeys(row.student for row in rows))
+    lines = []
+    for student in students:
+        mine = [row for row in rows if row.student == student]
+        scores: dict[str, int] = {}
+        for row in mine:
+            if row.question:
+                key = f"{row.lesson} {row.question}"
+                scores[key] = max(scores.get(key, 0), int(row.status == "correct"))
+        flags = list(dict.fromkeys(f"{row.submission}: {row.flags}" for row in mine if row.flags))
+        lines.append([student, " | ".join(flags), *(scores.get(key, "") for key in questions_seen),
+                      sum(scores.values()), len(scores)])
+    return ["student", "flags", *questions_seen, "total", "out_of"], lines
+
+
+_MARKS = {"correct": "✅", "wrong": "❌", "not attempted": "⏳", "error": "⚠️"}
+
+
+def _file_name(student: str, taken: set[str]) -> str:
+    """A safe, unique file name for a student's feedback: letters, digits, ``.``, ``-`` and ``_`` only."""
+    base = re.sub(r"[^\w.-]+", "_", student).strip("._") or "student"
+    name, number = f"{base}.md", 1
+    while name.lower() in taken:
+        number += 1
+        name = f"{base}_{number}.md"
+    taken.add(name.lower())
+    return name
+
+
+def feedback_files(rows: Sequence[Row]) -> dict[str, str]:
+    """One Markdown feedback file per student (file name -> text): for each of the student's submissions,
+    every question's verdict and the checker's message. Flags are left out: they are for the teacher."""
+    modules = _lesson_modules()
+    titles = {(name, q.name): q.title for name, module in modules.items() for q in questions(module)}
+    files, taken = {}, set()
+    for student in dict.fromkeys(row.student for row in rows):
+        lines = [f"# Feedback: {_escape(student)}", ""]
+        mine = [row for row in rows if row.student == student]
+        for submission in dict.fromkeys(row.submission for row in mine):
+            these = [row for row in mine if row.submission == submission]
+            correct = sum(row.status == "correct" for row in these)
+            lesson = these[0].lesson
+            heading = f"{lesson}, " if lesson else ""
+            lines += [f"## {heading}`{_escape(Path(submission).name)}`", "",
+                      f"**{correct} of {len(these)} correct.** Your notebook was run again from the top, in a "
+                      f"fresh kernel; these are the verdicts of its checks.", ""]
+            for row in these:
+                title = titles.get((row.lesson, row.question), "")
+                name = f"{row.question} · {title}" if title else row.question or "the notebook"
+                lines += [f"- {_MARKS.get(row.status, '')} **{_escape(name)}**: {row.status}.  ",
+                          f"  {_escape(row.message)}", ""]
+        files[_file_name(student, taken)] = "\n".join(lines).rstrip() + "\n"
+    return files
+
+
+def _escape(text: str) -> str:
+    """Text safe to put in Markdown that may be rendered as HTML (messages can quote a student's code)."""
+    return html.escape(text, quote=False)
+
+
 def summary(rows: Sequence[Row]) -> str:
-    """The per-student and per-question tallies, as text."""
+    """The per-student and per-question tallies, and the flagged submissions, as text."""
     modules = _lesson_modules()
     titles = {f"{name} {q.name}": q.title.replace("`", "") for name, module in modules.items()
               for q in questions(module)}
@@ -502,20 +875,35 @@ def summary(rows: Sequence[Row]) -> str:
         return f"{row.lesson} {row.question}".strip() or "(no lesson)"
 
     students = list(dict.fromkeys(row.student for row in rows))
+    flagged = {row.student: "FLAGGED" for row in rows if row.flags}
     question_keys = list(dict.fromkeys(map(question_of, rows)))
-    return "\n".join([*table("student", students, lambda row: row.student, {}), "",
-                      *table("question", question_keys, question_of, titles)])
+    flags = dict.fromkeys((row.submission, row.flags) for row in rows if row.flags)
+    lines = [*table("student", students, lambda row: row.student, flagged), "",
+             *table("question", question_keys, question_of, titles)]
+    if flags:
+        lines += ["", f"Flagged for review ({len(flags)} submission(s)): the code or the run shows signs of "
+                      "patched checks or faked verdicts. Read these notebooks before trusting their grades.", ""]
+        lines += [f"{submission}: {text}" for submission, text in flags]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m course_utils.exercises grade SUBMISSION...``: grade notebooks, write the gradebook CSV."""
+    """``python -m course_utils.exercises grade SUBMISSION...``: grade notebooks, write the gradebooks, the
+    summary and a feedback file per student."""
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.exercises grade",
-        description="Re-execute submitted exercise notebooks in fresh kernels and write a gradebook CSV (one row "
-                    "per submission, lesson and question). It runs the students' code: it is NOT a sandbox.")
+        description="Re-execute submitted exercise notebooks in fresh kernels and write the gradebooks (long: one "
+                    "row per submission, lesson and question; wide: one row per student), the summary and a "
+                    "feedback file per student. Submissions whose code or run shows patched checks are flagged. "
+                    "It runs the students' code: it is NOT a sandbox.")
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                         help="a notebook, or a folder searched for notebooks (one folder per student works well)")
-    parser.add_argument("-o", "--output", default="gradebook.csv", help="the gradebook CSV (default: %(default)s)")
+    parser.add_argument("-o", "--output", default="gradebook.csv",
+                        help="the long gradebook CSV; NAME_wide.csv and NAME_summary.txt go beside it "
+                             "(default: %(default)s)")
+    parser.add_argument("--feedback", default=None,
+                        help="the folder for the feedback files, one STUDENT.md each (default: feedback/ beside "
+                             "the gradebook)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help="seconds the cells of one notebook may run in all (default: %(default)g)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time (default: 1)")
@@ -532,9 +920,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Grading {len(submissions)} notebook(s), at most {args.timeout:g} s each. This runs the students' "
           f"code on this machine: it is not a sandbox.", flush=True)
     try:
-        rows = grade(args.submissions, args.output, args.timeout, args.jobs, args.kernel, progress=True)
+        rows = grade(args.submissions, args.output, args.timeout, args.jobs, args.kernel, progress=True,
+                     feedback=args.feedback)
     except ValueError as error:
         parser.error(str(error))
-    print(f"\nWrote {len(rows)} rows to {args.output}\n")
+    outputs = Outputs.beside(args.output, args.feedback)
+    print(f"\nWrote {len(rows)} rows to {outputs.long}, one row per student to {outputs.wide}, this summary to "
+          f"{outputs.summary} and the feedback files to {outputs.feedback}/\n")
     print(summary(rows))
     return 0
