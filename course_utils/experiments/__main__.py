@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="cpu, cuda, mps... (default: best available)")
     parser.add_argument("--amp", default=None, choices=precision.MODES,
                         help="every point's precision (default: the points' own, fp32)")
+    parser.add_argument("--save-models", type=Path, default=None, metavar="DIR",
+                        help="keep every model trained in DIR (NAME_<model>_<position>_..._seedN.pt)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if not args.list and args.name is None:
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         content = experiments.run_experiment(experiments.EXPERIMENTS[args.name], out, seeds=args.seeds,
                                              fast=args.fast, data_root=args.data, device=args.device,
-                                             amp=args.amp, progress=False if args.quiet else None)
+                                             amp=args.amp, progress=False if args.quiet else None,
+                                             save_models=args.save_models)
     except experiments.IncompatibleResults as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,55 @@
+"""The experiments of lessons 06, 09 and 10 as lists of points (``EXPERIMENTS``), and the recipe they share."""
+
+from __future__ import annotations
+
+from course_utils.experiments.points import FINE_TUNE_LR, POOLING_LRS, Experiment, make_point
+from course_utils.experiments.position import POOLINGS, POSITIONS
+
+# The course's from-scratch recipe for the ViT's learned position tables (course_utils.optim; lesson 06, "Is my
+# ViT learning?"): drawn at std 0.2 instead of 0.02, trained at 10x the learning rate without weight decay.
+RECIPE = {"position_std": 0.2, "position_lr_scale": 10.0}
+
+
+def _experiments() -> dict[str, Experiment]:
+    seeds = (0, 1)
+    ablation_seeds = (0, 1, 2)  # the ViT's take-off step varies with the seed: one more for the ablations
+    models = {"vit": 1e-3, "resnet": 1e-3, "hybrid": 1e-3, "vit_pretrained": FINE_TUNE_LR}
+    data_scale = Experiment(
+        "data_scale",
+        "Figures 3-5 at laptop scale: the pico ViT, a small ResNet (BiT), the hybrid (its CNN and the pico "
+        "encoder) and the pico ViT fine-tuned from the dots_pretrain checkpoint, trained on 300 to 9,000 "
+        "images of dots (30x), 2 seeds; test accuracy against training-set size and against training FLOPs.",
+        tuple(make_point(model=model, lr=lr, train_size=size, seed=seed)
+              for model, lr in models.items() for size in (300, 900, 3000, 9000) for seed in seeds))
+    # Table 8 and the plateau: long enough for a learned table to take off (about 1,000 steps on the seeds
+    # tried), stopped once the training accuracy reaches 99%
+    long = {"min_steps": 2000, "stop_train_acc": 0.99}
+    position_embeddings = Experiment(
+        "position_embeddings",
+        "Table 8 (Appendix D.4) at laptop scale: the pico ViT with no position embedding, 1-D learned, "
+        "2-D learned, relative and 2-D sine-cosine embeddings on the 9,000 dots training images, 3 seeds, "
+        "with the patch-shuffle probe (shuffle_acc). The learned tables follow the course's recipe (RECIPE: "
+        "drawn at std 0.2, 10x the learning rate); up to 2,115 steps, stopped at 99% training accuracy.",
+        tuple(make_point(position=position, seed=seed, **long, **RECIPE)
+              for position in POSITIONS for seed in ablation_seeds))
+    plateau = Experiment(
+        "plateau",
+        "Is my ViT learning? The pico ViT with the paper's learned 1-D position embedding on the 9,000 dots "
+        "training images, 3 seeds: initialised as the paper's code does (std 0.02, the optimizer's learning "
+        "rate) against the course's recipe (RECIPE: std 0.2, 10x the learning rate, no weight decay); up to "
+        "2,115 steps, stopped at 99% training accuracy. The recipe's runs are position_embeddings' learned_1d "
+        "runs.",
+        tuple(make_point(seed=seed, **long, **recipe)
+              for recipe in ({}, RECIPE) for seed in ablation_seeds))
+    pooling_lr = Experiment(
+        "pooling_lr",
+        "Figure 9 at laptop scale: the pico ViT's head on the class token against global average pooling of "
+        "the patch tokens, each at three learning rates, on the 9,000 dots training images, 3 seeds. With 2-D "
+        "sine-cosine position embeddings: with the learned 1-D ones the ViT does not leave chance at this "
+        "budget (position_embeddings), and a sweep at chance would compare nothing.",
+        tuple(make_point(pooling=pooling, lr=lr, position="sincos_2d", seed=seed)
+              for pooling in POOLINGS for lr in POOLING_LRS for seed in ablation_seeds))
+    return {e.name: e for e in (plateau, data_scale, position_embeddings, pooling_lr)}
+
+
+EXPERIMENTS: dict[str, Experiment] = _experiments()

@@ -1,0 +1,254 @@
+"""Train one point (``run_point``) or every point of an experiment into a resumable results file
+(``run_experiment``); count a grid's training FLOPs (``estimate_flops``)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_utils import engine, flops, precision, shapes, utils
+from course_utils.experiments.data import (
+    TensorBatches,
+    _split,
+    balanced_subset,
+    probe_permutation,
+    shuffle_patches,
+)
+from course_utils.experiments.models import build_model
+from course_utils.experiments.points import (
+    DEFAULTS,
+    GRAD_CLIP,
+    LABEL_SMOOTHING,
+    WARMUP_FRACTION,
+    WEIGHT_DECAY,
+    Experiment,
+    _key,
+    _num_classes,
+    make_point,
+    reduced,
+    schedule,
+)
+from course_utils.optim import init_position_embedding, make_optimizer
+from course_utils.progress import progress as progress_bar
+
+
+def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: bool = False,
+              device: str | None = None, progress: bool | None = False,
+              save_model: str | Path | None = None) -> dict[str, Any]:
+    """Train and evaluate one point; return its metrics (see the module docstring).
+
+    Args:
+        point: settings (missing ones take ``DEFAULTS``).
+        data_root: a folder with ``train/`` and ``test/`` in ImageFolder layout; default: the point's
+            ``dataset`` preset, generated if absent. Images are decoded once per process and kept.
+        fast: run ``reduced(point)`` instead.
+        device: default ``utils.get_device()``.
+        progress: a progress bar over the training batches (``course_utils.progress``; None: unless
+            TQDM_DISABLE=1).
+        save_model: write the trained model to this file: its weights (fp16), ``config`` (a plain ViT's, which
+            ``course_utils.predict.load_trained_model`` reads), the point, the class names and ``test_acc``.
+    """
+    start = time.perf_counter()
+    point = reduced(point) if fast else make_point(**point)
+    device = device or utils.get_device()
+    root = Path(data_root) if data_root is not None else shapes.get_dataset(point["dataset"])
+    train_split = _split(root / "train", point["img_size"])
+    test_split = _split(root / "test", point["img_size"])
+    if train_split.classes != test_split.classes:
+        raise ValueError(f"train classes {train_split.classes} differ from test classes {test_split.classes}")
+    indices = balanced_subset(train_split.labels, point["train_size"], point["seed"])
+    train_x, train_y = (t.to(device) for t in train_split.take(indices))
+    test_x, test_y = (t.to(device) for t in test_split.take(torch.arange(len(test_split.labels))))
+    shuffled_x = shuffle_patches(test_x, point["patch_size"],
+                                 probe_permutation((point["img_size"] // point["patch_size"]) ** 2))
+
+    utils.set_seeds(point["seed"])
+    model = build_model(point, len(train_split.classes)).to(device)
+    if point["model"] == "vit" and point["position_std"] != DEFAULTS["position_std"]:
+        init_position_embedding(model, point["position_std"])
+    chosen = precision.choose_precision(device, point["amp"])
+    epochs, steps_per_epoch = schedule(point)
+    steps = epochs * steps_per_epoch
+    image_shape = tuple(train_x.shape[1:])
+    flops_per_epoch = flops.training_flops(model, image_shape, point["train_size"], 1)
+    optimizer = make_optimizer(model, point["lr"], WEIGHT_DECAY, device, point["position_lr_scale"] or 1.0)
+    scheduler = engine.warmup_cosine_scheduler(optimizer, round(WARMUP_FRACTION * steps), steps)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
+    scaler = chosen.grad_scaler()
+    batches = TensorBatches(train_x, train_y, point["batch_size"], shuffle=True, seed=point["seed"])
+
+    train_start = time.perf_counter()
+    train_losses, train_accs = [], []  # each epoch's means: a run stuck at the uniform guess stays at ln C
+    bar = progress_bar(steps, f"training {point['model']} ({point['position']}, seed {point['seed']})",
+                       progress, leave=False, unit="step")
+    for epoch in range(epochs):
+        loss, accuracy = engine.train_step(model, batches, loss_fn, optimizer, device, scheduler, GRAD_CLIP,
+                                           chosen, scaler, epoch, bar)
+        train_losses.append(loss)
+        train_accs.append(accuracy)
+        if point["stop_train_acc"] is not None and accuracy >= point["stop_train_acc"]:
+            break  # converged: the rest of the schedule would add little but time
+    bar.close()
+    train_s = time.perf_counter() - train_start
+
+    plain_loss = nn.CrossEntropyLoss()
+    evaluate = {name: TensorBatches(x, y, 256) for name, x, y in
+                [("test", test_x, test_y), ("train", train_x, train_y), ("shuffled", shuffled_x, test_y)]}
+    results = {name: engine.test_step(model, data, plain_loss, device, chosen) for name, data in evaluate.items()}
+    if save_model is not None:
+        state = {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}
+        utils.save_checkpoint({"model": state, "config": getattr(model, "config", None), "point": point,
+                               "class_names": train_split.classes, "test_acc": results["test"][1]}, save_model)
+    return {"test_acc": results["test"][1], "train_acc": results["train"][1], "shuffle_acc": results["shuffled"][1],
+            "test_loss": results["test"][0], "train_loss": train_losses[-1], "train_losses": train_losses, "train_accs": train_accs, "train_flops": flops_per_epoch * len(train_losses),
+            "train_s": train_s, "wall_s": time.perf_counter() - start, "epochs": len(train_losses),
+            "steps": len(train_losses) * steps_per_epoch, "scheduled_steps": steps,
+            "params": sum(p.numel() for p in model.parameters()), "precision": chosen.name,
+            "device": str(device)}
+
+
+def estimate_flops(points: Sequence[dict[str, Any]]) -> int:
+    """Training FLOPs of ``points``, as ``run_point`` will count them, without training anything."""
+    per_image: dict[str, float] = {}
+    total = 0.0
+    for point in points:
+        arch = make_point(**{**point, "model": "vit" if point["model"] == "vit_pretrained" else point["model"],
+                             "seed": 0, "lr": 0.0, "train_size": 1, "min_steps": 1, "min_epochs": 1})
+        key = _key(arch)
+        if key not in per_image:
+            model = build_model(arch, _num_classes(point["dataset"]), load_weights=False)
+            size = point["img_size"]
+            images, labels = torch.zeros(2, 3, size, size), torch.zeros(2, dtype=torch.long)
+            per_image[key] = flops.train_step_flops(model, images, labels) / 2  # as training_flops counts
+        epochs, _ = schedule(point)
+        total += per_image[key] * point["train_size"] * epochs
+    return round(total)
+
+
+def describe_machine(device: str | None = None) -> dict[str, Any]:
+    """Where a run happened: device (and GPU name), the CPU's vector extensions as torch uses them, threads."""
+    device = device or utils.get_device()
+    machine = {"device": device, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+               "threads": torch.get_num_threads(), "torch": torch.__version__, "platform": platform.platform()}
+    if torch.device(device).type == "cuda":
+        machine["gpu"] = torch.cuda.get_device_name(device)
+    return machine
+
+
+def _order(points: list[dict[str, Any]], grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored points in the grid's order of settings, then by seed."""
+    rank: dict[str, int] = {}
+    for p in grid:
+        rank.setdefault(_key(p, ["seed"]), len(rank))
+    return sorted(points, key=lambda p: (rank[_key(p["settings"], ["seed"])], p["settings"]["seed"]))
+
+
+class IncompatibleResults(ValueError):
+    """A results file that holds another experiment, or points the experiment does not have."""
+
+
+def _check_compatible(stored: dict[str, Any], experiment: Experiment, grid: list[dict[str, Any]],
+                      path: Path) -> None:
+    """Refuse a results file of another experiment, or holding a point the experiment does not have."""
+    if stored.get("experiment") != experiment.name:
+        raise IncompatibleResults(f"{path} holds results of experiment {stored.get('experiment')!r}, not "
+                         f"{experiment.name!r}; pass another --out")
+    allowed = {_key(p, ["seed"]) for p in grid}
+    for entry in stored.get("points", []):
+        settings = entry["settings"]
+        if _key(settings, ["seed"]) in allowed:
+            continue
+        nearest = min(grid, key=lambda p: sum(settings.get(k) != v for k, v in p.items() if k != "seed"))
+        keys = [k for k in sorted(set(settings) | set(nearest)) if k != "seed"]
+        differences = ", ".join(f"{k}={settings.get(k)!r} (now {nearest.get(k)!r})"
+                                for k in keys if settings.get(k) != nearest.get(k))
+        raise IncompatibleResults(f"{path} was made with other settings than {experiment.name!r} has now: {differences}. "
+                         f"Delete the file to start again, or pass another --out.")
+
+
+def _slug(point: dict[str, Any]) -> str:
+    """A file name for a point: its model, position, pooling, size, learning rate and seed."""
+    return (f"{point['model']}_{point['position']}_{point['pooling']}_{point['train_size']}_lr{point['lr']:g}"
+            f"_std{point['position_std']}_seed{point['seed']}")
+
+
+def _runs_beside(out: Path) -> dict[str, dict[str, Any]]:
+    """The metrics of every point in the other results files of ``out``'s folder, keyed by their settings."""
+    runs: dict[str, dict[str, Any]] = {}
+    for path in sorted(out.parent.glob("*.json")) if out.parent.is_dir() else []:
+        if path.resolve() == out.resolve():
+            continue
+        try:
+            for entry in json.loads(path.read_text()).get("points", []):
+                runs.setdefault(_key(entry["settings"]), entry["metrics"])
+        except (ValueError, KeyError, AttributeError):
+            continue  # not a results file
+    return runs
+
+
+def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int] | None = None,
+                   fast: bool = False, data_root: str | Path | None = None, device: str | None = None,
+                   amp: str | None = None, progress: bool | None = None,
+                   save_models: str | Path | None = None) -> dict[str, Any]:
+    """Run the points of ``experiment`` not yet in ``out``, writing ``out`` atomically after each one.
+
+    Args:
+        experiment: what to run.
+        out: the results file (JSON, see the module docstring); its points are skipped, and it is refused if it
+            holds a point that is not one of the experiment's (seeds aside). A point with the same settings
+            (seed included) in another results file of ``out``'s folder is copied from there, not trained again.
+        seeds: run every setting with these seeds instead of the experiment's.
+        fast: run every point ``reduced``.
+        amp: every point's precision, instead of its own.
+        data_root: as in ``run_point``.
+        device: as in ``run_point``.
+        progress: progress over the points and each point's steps (default: unless TQDM_DISABLE=1; lines every
+            few seconds when the output is not a terminal).
+        save_models: a folder to keep every trained model in (``run_point``'s ``save_model``), named by
+            ``_slug``.
+
+    Returns the file's content, with ``"ran"``: the number of points run by this call.
+    """
+    out = Path(out)
+    grid = experiment.grid(seeds, fast)
+    if amp is not None:
+        grid = [make_point(**{**p, "amp": amp}) for p in grid]
+    stored = json.loads(out.read_text()) if out.exists() else {"experiment": experiment.name, "points": []}
+    _check_compatible(stored, experiment, grid, out)  # seeds aside, so a file with other seeds is extended
+    points = list(stored["points"])
+    done = {_key(entry["settings"]) for entry in points}
+    # seed by seed (stable): a run stopped early already holds every setting once
+    todo = sorted((p for p in grid if _key(p) not in done), key=lambda p: p["seed"])
+    elsewhere = _runs_beside(out)
+    machine = describe_machine(device)
+    content: dict[str, Any] = {}
+
+    def write() -> None:
+        content.update(experiment=experiment.name, description=experiment.description, machine=machine,
+                       points=_order(points, grid))
+        utils.atomic_write(out, lambda tmp: tmp.write_text(json.dumps(content, indent=1) + "\n"))
+
+    bar = progress_bar(len(todo), f"{experiment.name}: {len(grid) - len(todo)} of {len(grid)} points done before",
+                       progress, unit="point")
+    try:
+        for point in todo:
+            # the same settings and seed were already trained for another experiment: the same run, reused
+            metrics = elsewhere.get(_key(point)) if data_root is None else None
+            if metrics is None:
+                saved = None if save_models is None else Path(save_models) / f"{experiment.name}_{_slug(point)}.pt"
+                metrics = run_point(point, data_root=data_root, device=device, progress=progress,
+                                    save_model=saved)
+            points.append({"settings": point, "metrics": metrics})
+            write()
+            bar.set_postfix(test_acc=f"{metrics['test_acc']:.3f}")
+            bar.update()
+    finally:
+        bar.close()
+    return {**(content or stored), "ran": len(todo)}
