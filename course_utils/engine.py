@@ -9,8 +9,6 @@ callback for checkpointing.
 from __future__ import annotations
 
 import math
-import os
-import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -18,9 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from course_utils.precision import Precision, choose_precision
+from course_utils.progress import progress as progress_bar
 
 Results = dict[str, list[float]]
 
@@ -30,6 +28,7 @@ Results = dict[str, list[float]]
 PLATEAU_TOLERANCE = 0.02
 PLATEAU_SHARE = 0.25
 LESSON = "notebooks/06_training_from_scratch.ipynb, section 'Is my ViT learning?'"
+GUARD_EVERY = 25  # batches between two host reads of the loss on an accelerator (see train_step)
 
 
 class PlateauWarning(UserWarning):
@@ -62,22 +61,18 @@ def output_classes(model: nn.Module) -> int | None:
     return linears[-1].out_features if linears else None
 
 
-def progress_disabled() -> bool:
-    """True when progress bars should stay quiet: TQDM_DISABLE=1, or not an interactive terminal/notebook."""
-    if os.environ.get("TQDM_DISABLE", "") not in ("", "0"):
-        return True
-    return not (sys.stderr.isatty() or "ipykernel" in sys.modules)
 
 
 def train_step(model: nn.Module, dataloader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                device: str | torch.device, scheduler: Any = None, grad_clip: float | None = None,
                amp: str | bool | Precision = False, scaler: torch.amp.GradScaler | None = None,
-               epoch: int = 0) -> tuple[float, float]:
+               epoch: int = 0, bar: Any = None) -> tuple[float, float]:
     """Train ``model`` for one epoch. Batches are (B, C, H, W) images and (B,) labels.
 
     ``amp`` is the precision: False / "off" (fp32), True / "auto" (chosen by the hardware), "bf16", "fp16"
     or a ``Precision``. Returns (mean loss, accuracy as a fraction in [0, 1]). Raises FloatingPointError
-    naming the epoch and batch if the loss becomes NaN or inf.
+    naming the epoch and batch if the loss becomes NaN or inf. ``bar`` (from ``course_utils.progress``) is
+    advanced every batch, with the running loss and accuracy.
     """
     model.train()
     precision = choose_precision(device, amp)
@@ -85,14 +80,19 @@ def train_step(model: nn.Module, dataloader: DataLoader, loss_fn: nn.Module, opt
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
+    guard_every = 1 if torch.device(device).type == "cpu" else GUARD_EVERY
     for batch, (X, y) in enumerate(dataloader):
         X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with precision.autocast():
             logits = model(X)
             loss = loss_fn(logits, y)
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, batch {batch}; "
-                                     f"try a lower learning rate, gradient clipping or --amp off")
+        # The NaN guard reads the loss on the host: every batch on the CPU, where that is free, and every
+        # GUARD_EVERY batches on an accelerator, where .item() waits for the device to finish its queue.
+        if batch % guard_every == 0:
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"loss is {loss_value} at epoch {epoch}, batch {batch}; "
+                                         f"try a lower learning rate, gradient clipping or --amp off")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if grad_clip is not None:
@@ -105,13 +105,21 @@ def train_step(model: nn.Module, dataloader: DataLoader, loss_fn: nn.Module, opt
         total_loss += loss.detach() * len(y)
         correct += (logits.argmax(dim=1) == y).sum()
         seen += len(y)
+        if bar is not None:
+            bar.update()
+            if batch % GUARD_EVERY == 0:  # reading the running means waits for the device too
+                bar.set_postfix(loss=f"{total_loss.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}")
+    if not math.isfinite(total_loss.item()):  # a NaN between two guarded batches
+        raise FloatingPointError(f"loss became {total_loss.item()} during epoch {epoch}; "
+                                 f"try a lower learning rate, gradient clipping or --amp off")
     return _mean_metrics(total_loss, correct, seen, device)
 
 
 @torch.inference_mode()
 def test_step(model: nn.Module, dataloader: DataLoader, loss_fn: nn.Module, device: str | torch.device,
-              amp: str | bool | Precision = False) -> tuple[float, float]:
-    """Evaluate ``model`` on ``dataloader`` in precision ``amp`` (as in ``train_step``).
+              amp: str | bool | Precision = False, bar: Any = None) -> tuple[float, float]:
+    """Evaluate ``model`` on ``dataloader`` in precision ``amp`` (as in ``train_step``); ``bar`` is advanced
+    every batch.
 
     Returns (mean loss, accuracy as a fraction in [0, 1]).
     """
@@ -127,6 +135,8 @@ def test_step(model: nn.Module, dataloader: DataLoader, loss_fn: nn.Module, devi
         total_loss += loss_fn(logits.float(), y) * len(y)
         correct += (logits.argmax(dim=1) == y).sum()
         seen += len(y)
+        if bar is not None:
+            bar.update()
     return _mean_metrics(total_loss, correct, seen, device)
 
 
@@ -151,7 +161,9 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
 
     Returns ``{"train_loss": [...], "train_acc": [...], "test_loss": [...], "test_acc": [...]}`` with one
     value per epoch (accuracies are fractions in [0, 1]). ``scheduler`` is stepped after every batch.
-    ``on_epoch_end(epoch, results)`` runs after each epoch (e.g. to save a checkpoint). ``start_epoch``
+    ``on_epoch_end(epoch, results)`` runs after each epoch (e.g. to save a checkpoint). ``progress``: a bar over
+    the batches of every epoch (``course_utils.progress``: lines every few seconds when the output is not a
+    terminal); None means unless TQDM_DISABLE=1, False never. ``start_epoch``
     and ``results`` continue an interrupted run; pass ``scaler`` (see ``Precision.grad_scaler``) to
     checkpoint and restore its state too. ``amp`` is the precision, resolved once by
     ``course_utils.precision.choose_precision`` and printed when ``verbose``. A DistributedDataParallel
@@ -167,15 +179,21 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
     eval_model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     num_classes = output_classes(eval_model)
     warned = False
-    disable = progress_disabled() if progress is None else not progress
-    for epoch in tqdm(range(start_epoch, epochs), initial=start_epoch, total=epochs, disable=disable,
-                      desc="epochs"):
+    for epoch in range(start_epoch, epochs):
         sampler = getattr(train_dataloader, "sampler", None)
         if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new, seeded shuffle every epoch
             sampler.set_epoch(epoch)
-        train_loss, train_acc = train_step(model, train_dataloader, loss_fn, optimizer, device, scheduler,
-                                           grad_clip, precision, scaler, epoch)
-        test_loss, test_acc = test_step(eval_model, test_dataloader, loss_fn, device, precision)
+        bar = progress_bar(len(train_dataloader), f"epoch {epoch + 1}/{epochs} train", progress, leave=False)
+        try:
+            train_loss, train_acc = train_step(model, train_dataloader, loss_fn, optimizer, device, scheduler,
+                                               grad_clip, precision, scaler, epoch, bar)
+        finally:
+            bar.close()
+        bar = progress_bar(len(test_dataloader), f"epoch {epoch + 1}/{epochs} test", progress, leave=False)
+        try:
+            test_loss, test_acc = test_step(eval_model, test_dataloader, loss_fn, device, precision, bar)
+        finally:
+            bar.close()
         for key, value in zip(results, (train_loss, train_acc, test_loss, test_acc), strict=True):
             results[key].append(value)
         if verbose:

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from course_utils.progress import progress
+
 SUPERSAMPLE = 4  # draw 4x larger, then downsample: smooth (anti-aliased) edges
 FORMAT_VERSION = 1  # bump when the drawing code changes, so stale datasets are regenerated
 
@@ -185,6 +187,8 @@ def generate_shapes(root: str | Path, spec: ShapesSpec,
         raise FileExistsError(f"{root} already exists; delete it or pick another folder")
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    total = len(spec.classes) * (spec.train_per_class + spec.test_per_class)
+    bar = progress(total, f"drawing {root.name}", unit="image")
     try:
         for split_id, (split, per_class) in enumerate([("train", spec.train_per_class),
                                                       ("test", spec.test_per_class)]):
@@ -194,11 +198,14 @@ def generate_shapes(root: str | Path, spec: ShapesSpec,
                 for i in range(per_class):
                     rng = np.random.default_rng([spec.seed, split_id, class_id, i])
                     render(shape, spec.img_size, rng).save(folder / f"{i:05d}.png", compress_level=1)
+                    bar.update()
         (tmp / MANIFEST).write_text(json.dumps(asdict(spec), indent=2))
         tmp.rename(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        bar.close()
     return root
 
 

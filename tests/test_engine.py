@@ -120,3 +120,22 @@ def test_train_that_learns_gives_no_plateau_warning():
 def test_output_classes_reads_the_last_linear():
     assert engine.output_classes(make_model()) == 2
     assert engine.output_classes(nn.Sequential(nn.Flatten())) is None
+
+
+def test_the_nan_guard_on_an_accelerator_reads_the_loss_every_few_batches(monkeypatch):
+    """On a GPU, .item() waits for the device: the guard reads every GUARD_EVERY batches and at the end."""
+    reads = []
+    real_item = torch.Tensor.item
+
+    def counting_item(self):
+        reads.append(1)
+        return real_item(self)
+
+    train_dl, _ = separable_loaders(n=128, batch_size=4)  # 32 batches
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    monkeypatch.setattr(torch.Tensor, "item", counting_item)
+    monkeypatch.setattr(torch, "device", lambda spec: type("D", (), {"type": "meta-accelerator"})())
+    engine.train_step(model, train_dl, nn.CrossEntropyLoss(), optimizer, "cpu")
+    monkeypatch.undo()
+    assert len(reads) <= 32 // engine.GUARD_EVERY + 2  # not one per batch (the end and the mean read too)
