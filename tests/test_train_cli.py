@@ -172,3 +172,20 @@ def test_a_run_stuck_at_chance_warns_once(tiny_data, tmp_path, monkeypatch):
     with pytest.warns(engine.PlateauWarning, match=r"ln 3 = 1\.0986.*06_training_from_scratch") as record:
         train.main(["--data", str(tiny_data), "--output-dir", str(tmp_path), *FAST_FLAGS, "--lr", "0"])
     assert sum(w.category is engine.PlateauWarning for w in record) == 1
+
+
+def test_the_position_recipe_flags(tiny_data, tmp_path, monkeypatch):
+    built = {}
+    make = train.make_optimizer
+
+    def spy(model, *args, **kwargs):
+        built["optimizer"] = make(model, *args, **kwargs)
+        built["std"] = float(model.position_embedding.detach().std())
+        return built["optimizer"]
+
+    monkeypatch.setattr(train, "make_optimizer", spy)
+    train.main(["--data", str(tiny_data), "--output-dir", str(tmp_path), *FAST_FLAGS, "--epochs", "1",
+                "--position-std", "0.2", "--position-lr-scale", "10", "--lr", "1e-3"])
+    groups = built["optimizer"].param_groups
+    assert len(groups) == 3 and groups[2]["initial_lr"] == pytest.approx(1e-2) and groups[2]["weight_decay"] == 0
+    assert 0.15 < built["std"] < 0.25  # drawn at 0.2 (truncated at two std), not the paper's 0.02
