@@ -55,6 +55,11 @@ def plateau_warning(train_losses: list[float], num_classes: int, epochs: int,
             f"the layout matters), or too little data. See {LESSON}.")
 
 
+def guard_interval(device: str | torch.device) -> int:
+    """Batches between two reads of the loss by the NaN guard: 1 on the CPU, ``GUARD_EVERY`` elsewhere."""
+    return 1 if torch.device(device).type == "cpu" else GUARD_EVERY
+
+
 def output_classes(model: nn.Module) -> int | None:
     """The number of classes ``model`` predicts: the output width of its last Linear layer (None if none)."""
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -80,7 +85,7 @@ def train_step(model: nn.Module, dataloader: DataLoader, loss_fn: nn.Module, opt
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
-    guard_every = 1 if torch.device(device).type == "cpu" else GUARD_EVERY
+    guard_every = guard_interval(device)
     for batch, (X, y) in enumerate(dataloader):
         X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with precision.autocast():

@@ -123,19 +123,25 @@ def test_output_classes_reads_the_last_linear():
 
 
 def test_the_nan_guard_on_an_accelerator_reads_the_loss_every_few_batches(monkeypatch):
-    """On a GPU, .item() waits for the device: the guard reads every GUARD_EVERY batches and at the end."""
-    reads = []
+    """On a GPU, .item() waits for the device: the guard reads every GUARD_EVERY batches (and once at the end)
+    instead of every batch, as it does on the CPU."""
+    assert engine.guard_interval("cpu") == 1 and engine.guard_interval("cuda") == engine.GUARD_EVERY > 1
     real_item = torch.Tensor.item
 
-    def counting_item(self):
-        reads.append(1)
-        return real_item(self)
+    def count_reads(interval):
+        reads = []
 
-    train_dl, _ = separable_loaders(n=128, batch_size=4)  # 32 batches
-    model = make_model()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    monkeypatch.setattr(torch.Tensor, "item", counting_item)
-    monkeypatch.setattr(torch, "device", lambda spec: type("D", (), {"type": "meta-accelerator"})())
-    engine.train_step(model, train_dl, nn.CrossEntropyLoss(), optimizer, "cpu")
-    monkeypatch.undo()
-    assert len(reads) <= 32 // engine.GUARD_EVERY + 2  # not one per batch (the end and the mean read too)
+        def counting_item(self):
+            reads.append(1)
+            return real_item(self)
+
+        train_dl, _ = separable_loaders(n=128, batch_size=4)  # 32 batches
+        model = make_model()
+        monkeypatch.setattr(engine, "guard_interval", lambda device: interval)
+        monkeypatch.setattr(torch.Tensor, "item", counting_item)
+        engine.train_step(model, train_dl, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1), "cpu")
+        monkeypatch.setattr(torch.Tensor, "item", real_item)
+        return len(reads)
+
+    assert count_reads(1) >= 32  # every batch
+    assert count_reads(engine.GUARD_EVERY) <= 32 // engine.GUARD_EVERY + 3

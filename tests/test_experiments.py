@@ -3,6 +3,7 @@ shuffle probe, a point trained end to end on a tiny dots set, and the resumable 
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -496,3 +497,13 @@ def test_every_committed_recipe_run_of_the_plateau_trained():
             assert abs(row["train_loss"] - math.log(3)) < 0.02 * math.log(3), row
             continue
         assert row["train_loss"] < 0.9 * math.log(3), row
+
+
+def test_the_results_table_in_contributing_is_the_committed_results():
+    """CONTRIBUTING.md's experiment rows are generated from the committed JSON (python -m course_utils.experiments
+    --table): a re-run that changes a result cannot leave the table behind."""
+    text = (Path(__file__).resolve().parent.parent / "CONTRIBUTING.md").read_text()
+    start, end = "<!-- experiments-table:start -->", "<!-- experiments-table:end -->"
+    assert start in text and end in text
+    block = text[text.index(start) + len(start):text.index(end)]
+    assert [line for line in block.splitlines() if line.startswith("|")] == E.results_table()

@@ -98,3 +98,14 @@ def test_reaches_its_stated_accuracy(checkpoint) -> None:
     bf16_loss, bf16_accuracy = engine.test_step(model, first_batch, loss_fn, "cpu", amp="bf16")
     assert bf16_accuracy == pytest.approx(fp32_accuracy, abs=0.008)  # at most 2 of the 250 predictions change
     assert bf16_loss == pytest.approx(fp32_loss, rel=0.02)
+
+
+def test_every_committed_checkpoint_is_small_and_loads() -> None:
+    """Also lesson 06's two runs of the plateau experiment (kept with --save-models): a pico ViT that never left
+    ln 3 and one trained with the recipe; lesson 06 measures both."""
+    paths = sorted(FOLDER.glob("*.pt"))
+    assert {"vit_pico_dots_plateau_paper_seed0.pt", "vit_pico_dots_plateau_recipe_seed0.pt"} <= {p.name for p in paths}
+    for path in paths:
+        assert path.stat().st_size < MAX_BYTES, path
+        model, class_names = load_trained_model(path)
+        assert not model.training and len(class_names) == model.classifier[1].out_features

@@ -110,6 +110,7 @@ from course_utils.experiments.results import (
     load_results,
     machine_line,
     results_path,
+    results_table,
     summarise,
 )
 from course_utils.experiments.runner import (
@@ -125,4 +126,4 @@ __all__ = ["CNN_WIDTH", "DEFAULTS", "EXPERIMENTS", "FINE_TUNE_LR", "FLOPS_PER_SE
            "WARMUP_FRACTION", "WEIGHT_DECAY", "Experiment", "IncompatibleResults", "TensorBatches", "VariantViT",
            "balanced_subset", "build_model", "describe_machine", "estimate_flops", "load_machine", "load_results",
            "machine_line", "make_point", "pretrained_path", "probe_permutation", "reduced", "results_path",
-           "run_experiment", "run_point", "schedule", "shuffle_patches", "summarise"]
+           "results_table", "run_experiment", "run_point", "schedule", "shuffle_patches", "summarise"]

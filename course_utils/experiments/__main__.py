@@ -36,11 +36,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="cpu, cuda, mps... (default: best available)")
     parser.add_argument("--amp", default=None, choices=precision.MODES,
                         help="every point's precision (default: the points' own, fp32)")
+    parser.add_argument("--table", action="store_true",
+                        help="print the committed results as the rows of CONTRIBUTING.md's results table")
     parser.add_argument("--save-models", type=Path, default=None, metavar="DIR",
                         help="keep every model trained in DIR (NAME_<model>_<position>_..._seedN.pt)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    if not args.list and args.name is None:
+    if not args.list and not args.table and args.name is None:
         parser.error("name the experiment to run, or pass --list")
     if args.name is not None and args.name not in experiments.EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; choose one of {', '.join(experiments.EXPERIMENTS)}")
@@ -61,6 +63,9 @@ def list_experiments(names: list[str], seeds: list[int] | None, fast: bool) -> N
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.table:
+        print("\n".join(experiments.results_table()))
+        return 0
     if args.list:
         list_experiments([args.name] if args.name else list(experiments.EXPERIMENTS), args.seeds, args.fast)
         return 0
