@@ -443,11 +443,11 @@ def gap_pool(z, norm):
 learned_2d_numbers = (64 + 1) * 64
 
 
-# %% q5 wrong: D/2 wide, not D
+# %% q5 wrong: each is D/2
 learned_2d_numbers = 2 * 8 * 64
 
 
-# %% q5 wrong: Count the Y-embedding too
+# %% q5 wrong: count the Y-embedding too
 learned_2d_numbers = 8 * 32
 
 
