@@ -81,3 +81,23 @@ def test_notebook_times_runs_a_notebook_in_the_mode_asked_and_skips_internet_cel
     assert run_notebook(path, fast=True) > 0
     with pytest.raises(CellExecutionError, match="AssertionError"):  # a full run must not see COURSE_FAST=1
         run_notebook(path, fast=False)
+
+
+@pytest.mark.slow
+def test_step_efficiency_benchmark_prints_time_rate_share_and_a_breakdown_summing_to_100():
+    out = run("step_efficiency.py", "--quick", "--models", "nano", "--threads", "1")
+    for label in ("CPU capability: ", "threads: 1", "fp32 matmul 2048x2048: ", "ms/step", "GFLOP/step", "GFLOP/s",
+                  "share of matmul rate", "attention path, nano 24 px / 8: "):
+        assert label in out, out
+    row = re.search(r"^nano 24 px / 8\s+8\s+10\s+([\d.]+)\s+([\d.]+) \(.*\)\s+([\d.]+)\s+([\d.]+)% \(", out, re.M)
+    assert row, out
+    step_gflop, ms, gflops, share = map(float, row.groups())
+    assert 0 < step_gflop < 1 and ms > 0 and gflops > 0 and share > 0, out
+    groups = ("attention", "matmul", "elementwise", "optimizer", "data", "other")
+    header = next(line for line in out.splitlines() if line.startswith("config") and "attention" in line)
+    assert header.split()[-7:] == [*groups, "sum"], out
+    shares = re.search(r"^nano 24 px / 8\s+8\s+[\d.]+" + r"\s+([\d.]+)%" * 7 + "$", out, re.M)
+    assert shares, out
+    *by_group, total = map(float, shares.groups())
+    assert abs(sum(by_group) - 100) < 1 and abs(total - 100) < 0.1, out
+    assert by_group[groups.index("matmul")] > 0 and by_group[groups.index("optimizer")] > 0, out
