@@ -191,12 +191,12 @@ def train(model: nn.Module, train_dataloader: DataLoader, test_dataloader: DataL
         bar = progress_bar(len(train_dataloader), f"epoch {epoch + 1}/{epochs} train", progress, leave=False)
         try:
             train_loss, train_acc = train_step(model, train_dataloader, loss_fn, optimizer, device, scheduler,
-                                               grad_clip, precision, scaler, epoch, bar)
+                                               grad_clip, precision, scaler, epoch, bar=bar)
         finally:
             bar.close()
         bar = progress_bar(len(test_dataloader), f"epoch {epoch + 1}/{epochs} test", progress, leave=False)
         try:
-            test_loss, test_acc = test_step(eval_model, test_dataloader, loss_fn, device, precision, bar)
+            test_loss, test_acc = test_step(eval_model, test_dataloader, loss_fn, device, precision, bar=bar)
         finally:
             bar.close()
         for key, value in zip(results, (train_loss, train_acc, test_loss, test_acc), strict=True):

@@ -388,8 +388,8 @@ def test_a_point_trained_for_another_experiment_is_reused(tmp_path, monkeypatch)
 def test_a_converged_run_stops_early_and_saves_its_model(dots, tmp_path, monkeypatch):
     epochs = []
 
-    def converged(model, batches, *args):  # every epoch reports 60% training accuracy
-        epochs.append(args[-1])
+    def converged(model, batches, loss_fn, optimizer, device, scheduler, clip, chosen, scaler, epoch, bar=None):
+        epochs.append(epoch)  # every epoch reports 60% training accuracy
         return 0.5, 0.6
 
     monkeypatch.setattr(engine, "train_step", converged)
@@ -506,4 +506,5 @@ def test_the_results_table_in_contributing_is_the_committed_results():
     start, end = "<!-- experiments-table:start -->", "<!-- experiments-table:end -->"
     assert start in text and end in text
     block = text[text.index(start) + len(start):text.index(end)]
-    assert [line for line in block.splitlines() if line.startswith("|")] == E.results_table()
+    table = [line for line in block.splitlines() if line.startswith("|")]
+    assert table[1].startswith("|---") and table[2:] == E.results_table()  # after the header and its rule

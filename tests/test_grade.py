@@ -280,7 +280,10 @@ def test_gradebook_of_a_synthetic_class(tmp_path, monkeypatch, capsys):
     for row in student_rows:
         assert f"**{row[3]} · " in feedback["ben.md"] and grade._escape(row[flags_at + 1]) in feedback["ben.md"]
     assert "could not read the notebook" in feedback["hal.md"]
-    assert not any("patches" in text or "FLAG" in text.upper() for text in feedback.values())
+    # the flags stay in the teacher's gradebook (checkers' own messages may say "patches": lesson 00 counts them)
+    flag_texts = {row[flags_at] for row in rows if row[flags_at]}
+    assert flag_texts and not any(flag in text for flag in flag_texts for text in feedback.values())
+    assert not any("FLAGGED" in text for text in feedback.values())
 
 
 def test_a_notebook_that_loops_or_crashes_is_stopped(tmp_path, monkeypatch):

@@ -329,11 +329,11 @@ def test_12_nan_loss_through_the_cli_keeps_the_last_good_checkpoint(tmp_path, ti
     the epoch-0 checkpoint and results stay intact and loadable, with no temp file and no curves."""
     real_train_step = engine.train_step
 
-    def poisoned_train_step(model, *args):  # engine.train passes the epoch last
+    def poisoned_train_step(model, *args, **kwargs):  # engine.train passes the epoch last, then the bar by name
         if args[-1] == 1:
             with torch.no_grad():
                 next(model.parameters()).fill_(float("nan"))
-        return real_train_step(model, *args)
+        return real_train_step(model, *args, **kwargs)
 
     monkeypatch.setattr(engine, "train_step", poisoned_train_step)
     out = tmp_path / "out"

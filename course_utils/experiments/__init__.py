@@ -35,11 +35,11 @@ that a CNN costs about what the ViT costs per image.
 
 **The schedule rule.** A point trains for ``epochs = max(min_epochs, ceil(min_steps / steps_per_epoch))`` whole
 epochs (``schedule``): at least ``min_steps`` optimizer steps (of 64 images) and at least ``min_epochs`` passes
-over the data. In ``data_scale`` (600 steps, 6 epochs) every size below 6,400 images gets 600 to 693 steps
+over the data. In ``data_scale`` (600 steps, 6 epochs) every size below 6,337 images gets 600 to 693 steps
 (whole epochs round up), so a small training set is seen many times over (120 epochs of 300 images) and the
 points differ mainly in how many *distinct* images those steps show: the question of Figures 3 and 4. A fixed
 number of epochs would not be fair: 6 epochs of 300 images are 30 steps, too few for any model to learn. From
-6,400 images on, compute grows with the data (6 epochs of 9,000 images are 846 steps). ``plateau`` and
+6,337 images on (100 batches of 64), compute grows with the data (6 epochs of 9,000 images are 846 steps). ``plateau`` and
 ``position_embeddings`` run up to 2,000 steps (15 epochs of 9,000 images, 2,115 steps) and stop once an epoch's
 training accuracy reaches 99% (``stop_train_acc``): a learned table needs about a thousand steps to take off.
 

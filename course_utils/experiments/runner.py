@@ -90,7 +90,7 @@ def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: 
                        progress, leave=False, unit="step")
     for epoch in range(epochs):
         loss, accuracy = engine.train_step(model, batches, loss_fn, optimizer, device, scheduler, GRAD_CLIP,
-                                           chosen, scaler, epoch, bar)
+                                           chosen, scaler, epoch, bar=bar)
         train_losses.append(loss)
         train_accs.append(accuracy)
         if point["stop_train_acc"] is not None and accuracy >= point["stop_train_acc"]:
