@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,10 @@ def summarise(results: Sequence[dict[str, Any]], by: Sequence[str],
             for key, values in groups.items()}
 
 
-def _spread(values: Sequence[float]) -> str:
-    return f"{sum(values) / len(values):.3f} [{min(values):.3f}, {max(values):.3f}]"
+def _spread(summary: tuple[float, float, float, int]) -> str:
+    """``summarise``'s (mean, lowest, highest, count) of a group as "mean [lowest, highest]"."""
+    mean, low, high, _ = summary
+    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def results_table() -> list[str]:
@@ -61,41 +64,38 @@ def results_table() -> list[str]:
     results files: the rows CONTRIBUTING.md shows between its ``experiments-table`` markers, which a test keeps
     equal to what this returns. Accuracies are on the 600 ``dots`` test images (chance 0.333): the mean over the
     seeds and [lowest, highest]."""
-    import math
-
     ln3 = math.log(3)
     rows = []
 
     plateau = load_results(results_path("plateau"))
+    loss, accuracy = summarise(plateau, ["position_std"], "train_loss"), summarise(plateau, ["position_std"])
     cells = []
     for std, name in ((0.02, "paper's initialisation (std 0.02)"), (0.2, "recipe (std 0.2, 10x lr)")):
-        runs = [r for r in plateau if r["position_std"] == std]
-        stuck = sum(abs(r["train_loss"] - ln3) < 0.02 * ln3 for r in runs)
-        cells.append(f"{name}: train loss {_spread([r['train_loss'] for r in runs])}, {stuck} of {len(runs)} "
-                     f"seeds within 2% of ln 3; test accuracy {_spread([r['test_acc'] for r in runs])}")
+        stuck = sum(abs(r["train_loss"] - ln3) < 0.02 * ln3 for r in plateau if r["position_std"] == std)
+        cells.append(f"{name}: train loss {_spread(loss[std])}, {stuck} of {loss[std][3]} seeds within 2% of "
+                     f"ln 3; test accuracy {_spread(accuracy[std])}")
     rows.append("| Is my ViT learning? pico ViT, learned 1-D embedding, 9,000 `dots`, up to 2,115 steps | "
                 + "; ".join(cells) + " | lesson 06, `python -m course_utils.experiments plateau` |")
 
     table_8 = load_results(results_path("position_embeddings"))
+    accuracy = summarise(table_8, ["position"])
+    shuffled = summarise(table_8, ["position"], "shuffle_acc")
     cells = []
     for kind in ("none", "learned_1d", "learned_2d", "relative", "sincos_2d"):
-        runs = [r for r in table_8 if r["position"] == kind]
-        trained = sum(r["train_loss"] < 0.9 * ln3 for r in runs)
-        cells.append(f"{kind} {_spread([r['test_acc'] for r in runs])} ({trained} of {len(runs)} left ln 3, "
-                     f"shuffled {sum(r['shuffle_acc'] for r in runs) / len(runs):.3f})")
+        trained = sum(r["train_loss"] < 0.9 * ln3 for r in table_8 if r["position"] == kind)
+        cells.append(f"{kind} {_spread(accuracy[kind])} ({trained} of {accuracy[kind][3]} left ln 3, "
+                     f"shuffled {shuffled[kind][0]:.3f})")
     rows.append("| Table 8: position embeddings on the recipe, 9,000 `dots`, up to 2,115 steps (paper: none 0.614, "
                 "1-D 0.642, 2-D 0.640, relative 0.640) | " + "; ".join(cells)
                 + " | lesson 10, `python -m course_utils.experiments position_embeddings` |")
 
     scale = load_results(results_path("data_scale"))
-    cells = []
-    for model in ("vit", "resnet", "hybrid", "vit_pretrained"):
-        sizes = sorted({r["train_size"] for r in scale})
-        means = [sum(r["test_acc"] for r in scale if (r["model"], r["train_size"]) == (model, s))
-                 / sum((r["model"], r["train_size"]) == (model, s) for r in scale) for s in sizes]
-        cells.append(f"{model} " + " / ".join(f"{m:.2f}" for m in means))
+    accuracy = summarise(scale, ["model", "train_size"])
+    sizes = sorted({r["train_size"] for r in scale})
+    cells = [f"{model} " + " / ".join(f"{accuracy[(model, size)][0]:.2f}" for size in sizes)
+             for model in ("vit", "resnet", "hybrid", "vit_pretrained")]
     stuck = [r for r in scale if r["model"] == "vit" and abs(r["train_loss"] - ln3) < 0.02 * ln3]
-    rows.append("| Figures 3-4 analogue: test accuracy at " + " / ".join(f"{s:,}" for s in sorted({r['train_size'] for r in scale}))
+    rows.append("| Figures 3-4 analogue: test accuracy at " + " / ".join(f"{size:,}" for size in sizes)
                 + " `dots` images (mean of the seeds), before the recipe | " + "; ".join(cells)
                 + f". The from-scratch ViT (paper's initialisation) ended within 2% of ln 3 in {len(stuck)} runs, at "
                 + ", ".join(sorted({f'{r["train_size"]:,}' for r in stuck}))
@@ -103,13 +103,11 @@ def results_table() -> list[str]:
                   "`python -m course_utils.experiments data_scale` |")
 
     pooling = load_results(results_path("pooling_lr"))
-    cells = []
-    for head in ("cls", "gap"):
-        lrs = sorted({r["lr"] for r in pooling})
-        cells.append(f"{head} " + " / ".join(
-            _spread([r["test_acc"] for r in pooling if (r["pooling"], r["lr"]) == (head, lr)]) for lr in lrs))
+    accuracy = summarise(pooling, ["pooling", "lr"])
+    lrs = sorted({r["lr"] for r in pooling})
+    cells = [f"{head} " + " / ".join(_spread(accuracy[(head, lr)]) for lr in lrs) for head in ("cls", "gap")]
     rows.append("| Figure 9 (first look, before the recipe): class token / GAP at lr "
-                + ", ".join(f"{lr:g}" for lr in sorted({r['lr'] for r in pooling}))
+                + ", ".join(f"{lr:g}" for lr in lrs)
                 + ", 2-D sine-cosine embedding, 846 steps | " + "; ".join(cells)
                 + " | lesson 10, `python -m course_utils.experiments pooling_lr` |")
     return rows
