@@ -13,12 +13,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 from tqdm.auto import tqdm
 
-T = TypeVar("T")
 LOG_EVERY = 5.0  # seconds between two lines when the output is not a terminal
 
 
@@ -85,15 +83,3 @@ def progress(total: int | None, desc: str, enabled: bool | None = None, leave: b
     if interactive():
         return tqdm(total=total, desc=desc, leave=leave, unit=unit, disable=False)
     return LineProgress(total, desc)
-
-
-def track(iterable: Iterable[T], total: int | None, desc: str, enabled: bool | None = None,
-          leave: bool = True) -> Iterator[T]:
-    """Iterate over ``iterable`` with ``progress`` reporting each item."""
-    bar = progress(total, desc, enabled, leave)
-    try:
-        for item in iterable:
-            yield item
-            bar.update()
-    finally:
-        bar.close()
