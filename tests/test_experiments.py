@@ -385,6 +385,21 @@ def test_a_point_trained_for_another_experiment_is_reused(tmp_path, monkeypatch)
     assert len(calls) == 8
 
 
+def test_workers_train_the_same_runs_in_parallel(dots, tmp_path):
+    """Two worker processes (one thread each, as this test runs) record the runs one process records."""
+    tiny = E.Experiment("tiny", "", tuple(E.make_point(seed=seed, **SMALL) for seed in (0, 1)))
+    alone = E.run_experiment(tiny, tmp_path / "alone" / "tiny.json", data_root=dots, device="cpu", progress=False)
+    pair = E.run_experiment(tiny, tmp_path / "pair" / "tiny.json", data_root=dots, device="cpu", progress=False,
+                            workers=2, save_models=tmp_path / "models")
+    assert pair["ran"] == 2 and [p["settings"] for p in pair["points"]] == [p["settings"] for p in alone["points"]]
+    for ours, theirs in zip(pair["points"], alone["points"], strict=True):
+        for metric in ("test_acc", "train_acc", "shuffle_acc", "train_losses", "steps"):
+            assert ours["metrics"][metric] == pytest.approx(theirs["metrics"][metric], abs=1e-6), metric
+    assert len(list((tmp_path / "models").glob("tiny_*.pt"))) == 2
+    with pytest.raises(ValueError, match="workers"):
+        E.run_experiment(tiny, tmp_path / "none.json", data_root=dots, workers=0)
+
+
 def test_a_converged_run_stops_early_and_saves_its_model(dots, tmp_path, monkeypatch):
     epochs = []
 

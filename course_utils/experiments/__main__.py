@@ -40,10 +40,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="print the committed results as the rows of CONTRIBUTING.md's results table")
     parser.add_argument("--save-models", type=Path, default=None, metavar="DIR",
                         help="keep every model trained in DIR (NAME_<model>_<position>_..._seedN.pt)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="train this many points at once, each in its own process on an equal share of the "
+                             "CPU threads (small models: often faster; see CONTRIBUTING.md) (default: 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if not args.list and not args.table and args.name is None:
         parser.error("name the experiment to run, or pass --list")
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
     if args.name is not None and args.name not in experiments.EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; choose one of {', '.join(experiments.EXPERIMENTS)}")
     return args
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         content = experiments.run_experiment(experiments.EXPERIMENTS[args.name], out, seeds=args.seeds,
                                              fast=args.fast, data_root=args.data, device=args.device,
                                              amp=args.amp, progress=False if args.quiet else None,
-                                             save_models=args.save_models)
+                                             save_models=args.save_models, workers=args.workers)
     except experiments.IncompatibleResults as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import multiprocessing
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -193,10 +196,39 @@ def _runs_beside(out: Path) -> dict[str, dict[str, Any]]:
     return runs
 
 
+def _share_threads(threads: int) -> None:
+    """A worker process's initializer: train on ``threads`` CPU threads (its share of the machine's)."""
+    torch.set_num_threads(threads)
+
+
+def _train_all(jobs: list[tuple[dict[str, Any], Path | None]], workers: int, progress: bool | None,
+               **options: Any) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Train each (point, save_model) of ``jobs``; yield (point, metrics) as each run ends.
+
+    With ``workers`` > 1, that many runs at once, each in its own process on an equal share of the CPU threads
+    (without progress bars over the steps)."""
+    if workers == 1:
+        for point, saved in jobs:
+            yield point, run_point(point, progress=progress, save_model=saved, **options)
+        return
+    threads = max(1, torch.get_num_threads() // workers)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_share_threads, initargs=(threads,))
+    try:
+        running = {pool.submit(run_point, point, progress=False, save_model=saved, **options): point
+                   for point, saved in jobs}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield running.pop(future), future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int] | None = None,
                    fast: bool = False, data_root: str | Path | None = None, device: str | None = None,
                    amp: str | None = None, progress: bool | None = None,
-                   save_models: str | Path | None = None) -> dict[str, Any]:
+                   save_models: str | Path | None = None, workers: int = 1) -> dict[str, Any]:
     """Run the points of ``experiment`` not yet in ``out``, writing ``out`` atomically after each one.
 
     Args:
@@ -213,9 +245,14 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
             few seconds when the output is not a terminal).
         save_models: a folder to keep every trained model in (``run_point``'s ``save_model``), named by
             ``_slug``.
+        workers: train this many points at once, each in its own process on an equal share of the CPU
+            threads. Small models use a few threads poorly: on a 2-core CPU, two one-thread workers train
+            the pico ViT's points faster than one two-thread process (CONTRIBUTING.md has the figures).
 
     Returns the file's content, with ``"ran"``: the number of points run by this call.
     """
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
     out = Path(out)
     grid = experiment.grid(seeds, fast)
     if amp is not None:
@@ -235,16 +272,19 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
                        points=_order(points, grid))
         utils.atomic_write(out, lambda tmp: tmp.write_text(json.dumps(content, indent=1) + "\n"))
 
+    # the same settings and seed already trained for another experiment: the same run, reused
+    reused = [(p, elsewhere[_key(p)]) for p in todo if data_root is None and _key(p) in elsewhere]
+    to_train = [p for p in todo if data_root is not None or _key(p) not in elsewhere]
+    if workers > 1 and data_root is None:
+        for dataset in sorted({p["dataset"] for p in to_train}):
+            shapes.get_dataset(dataset)  # drawn once, here, not by several workers at the same time
+    jobs = [(p, None if save_models is None else Path(save_models) / f"{experiment.name}_{_slug(p)}.pt")
+            for p in to_train]
     bar = progress_bar(len(todo), f"{experiment.name}: {len(grid) - len(todo)} of {len(grid)} points done before",
                        progress, unit="point")
     try:
-        for point in todo:
-            # the same settings and seed were already trained for another experiment: the same run, reused
-            metrics = elsewhere.get(_key(point)) if data_root is None else None
-            if metrics is None:
-                saved = None if save_models is None else Path(save_models) / f"{experiment.name}_{_slug(point)}.pt"
-                metrics = run_point(point, data_root=data_root, device=device, progress=progress,
-                                    save_model=saved)
+        finished = _train_all(jobs, workers, progress, data_root=data_root, device=device)
+        for point, metrics in itertools.chain(reused, finished):  # written as each run ends
             points.append({"settings": point, "metrics": metrics})
             write()
             bar.set_postfix(test_acc=f"{metrics['test_acc']:.3f}")
