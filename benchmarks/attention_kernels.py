@@ -2,8 +2,17 @@
 
 `course_utils.vit.MultiheadSelfAttention` calls `F.scaled_dot_product_attention` (PyTorch's fused
 kernel) everywhere except under bf16 on the CPU, where it uses two matmuls and an fp32 softmax. This
-script times both for forward + backward, interleaved in one process, at the sequence lengths the course
-uses (17 tokens: the 32 px shapes with 8 px patches; 197: ViT-B/16 at 224 px), and checks they agree.
+script times both for forward + backward, interleaved in one process, and checks they agree, at the shapes
+the course trains (batch, tokens, heads x D_h):
+
+- pico, 64 px in 8 px patches (the experiments): 64, 65, 4 x 16;
+- nano, 24 px in 8 px patches (the main job): 64, 10, 4 x 32;
+- micro, 32 px in 8 px patches (lesson 07's checkpoint): the batch size, 17, 3 x 64;
+- ViT-B/16 at 224 px: a sixteenth of the batch size, 197, 12 x 64.
+
+On a CPU with native bf16 the bf16 rows are why the written-out form is used under CPU bf16 autocast (on one
+without it, bf16 is emulated and the course does not choose it); the fp32 rows decide
+``vit.WRITTEN_OUT_MAX_HEAD_DIM``, the largest head written out in fp32 too.
 
     python benchmarks/attention_kernels.py
     python benchmarks/attention_kernels.py --batch-size 64 --rounds 7
@@ -49,8 +58,10 @@ def main() -> None:
           f"torch {torch.__version__}, median of {args.rounds} interleaved rounds\n")
     print(f"{'tokens':>6} {'heads x D_h':>11} {'dtype':>9} {'max |diff|':>10} {'fused ms':>9} {'explicit ms':>11}  "
           f"explicit speed-up")
-    # (tokens, heads, head_dim, batch): the course's micro ViT on 32 px shapes, and ViT-B/16 at 224 px.
-    for tokens, heads, head_dim, batch in ((17, 3, 64, args.batch_size), (197, 12, 64, max(1, args.batch_size // 16))):
+    # (tokens, heads, head_dim, batch): pico, nano, micro and ViT-B/16 (the module docstring)
+    shapes = ((65, 4, 16, 64), (10, 4, 32, 64), (17, 3, 64, args.batch_size),
+              (197, 12, 64, max(1, args.batch_size // 16)))
+    for tokens, heads, head_dim, batch in shapes:
         for dtype in (torch.float32, torch.bfloat16):
             qkv = [torch.randn(batch, heads, tokens, head_dim, dtype=dtype, requires_grad=True) for _ in range(3)]
             with torch.no_grad():

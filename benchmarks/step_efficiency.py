@@ -39,6 +39,7 @@ several times slower), and on a CPU faster than the course's baseline (2 cores, 
 
     python benchmarks/step_efficiency.py                               # every configuration, a few minutes on 2 cores
     python benchmarks/step_efficiency.py --models nano --batches 64 128 256 --repeats 11
+    python benchmarks/step_efficiency.py --models pico --batches 64 --attention fused   # against the package's path
     ../shared/tools/as-baseline-cpu python benchmarks/step_efficiency.py
     python benchmarks/step_efficiency.py --quick --models nano         # a smoke run: seconds, numbers are noise
 """
@@ -280,6 +281,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed rounds; ms/step is their median (default: 7; with --quick: 2)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--attention", choices=("auto", "fused", "written"), default="auto",
+                        help="the attention path: the package's choice by head size (vit.writes_attention_out), "
+                             "always the fused kernel, or always written out (default: auto)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: nano, batch 8, 2 short rounds, one profiled step; its numbers are noise")
     args = parser.parse_args(argv)
@@ -297,11 +301,13 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.attention != "auto":  # every head size on one path (the bf16 rule aside: these steps are fp32)
+        vit.WRITTEN_OUT_MAX_HEAD_DIM = 0 if args.attention == "fused" else 1 << 30
     warmup_steps, round_seconds, profiled_steps = (1, 0.05, 1) if args.quick else (3, 1.0, 3)
     print("fp32 training step of the course's small ViTs on the CPU (forward, label-smoothed cross-entropy, "
           f"backward, clip {GRAD_CLIP}, fused AdamW)")
     print(f"torch {torch.__version__}, CPU capability: {torch.backends.cpu.get_cpu_capability()}, "
-          f"threads: {torch.get_num_threads()}, median of {args.repeats} interleaved rounds")
+          f"threads: {torch.get_num_threads()}, attention: {args.attention}, median of {args.repeats} interleaved rounds")
 
     cases = [make_case(CONFIGS[name], batch) for name in args.models
              for batch in (args.batches or CONFIGS[name].batches)]

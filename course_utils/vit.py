@@ -68,12 +68,25 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return scores.float().softmax(dim=-1).to(q.dtype)  # softmax in fp32: bf16 scores are coarse
 
 
+# Heads of at most this many dimensions are written out on the CPU in fp32 too. None are: at every head size the
+# course uses, the fused kernel measured faster, forward and backward (benchmarks/attention_kernels.py, 2-core AVX2).
+WRITTEN_OUT_MAX_HEAD_DIM = 0
+
+
+def writes_attention_out(q: torch.Tensor) -> bool:
+    """Whether ``MultiheadSelfAttention`` writes softmax(q k^T / sqrt(D_h)) v out rather than calling the fused
+    kernel for queries ``q`` (B, heads, N, D_h): on the CPU under bf16, or with heads of at most
+    ``WRITTEN_OUT_MAX_HEAD_DIM`` dimensions. Both compute the same formula (tests/test_vit.py)."""
+    return q.device.type == "cpu" and (q.dtype == torch.bfloat16 or q.shape[-1] <= WRITTEN_OUT_MAX_HEAD_DIM)
+
+
 class MultiheadSelfAttention(nn.Module):
     """Appendix A, Eq 5-8: [q, k, v] = z U_qkv; A = softmax(q k^T / sqrt(D_h)); MSA(z) = [A_1 v_1; ...] U_msa.
 
     q, k and v come out of one packed Linear (``qkv``), in that order, as in torchvision's
     ``in_proj_weight`` and timm's ``attn.qkv``. The softmax(q k^T / sqrt(D_h)) v product runs through
-    ``F.scaled_dot_product_attention``, PyTorch's fused kernel for exactly that formula.
+    ``F.scaled_dot_product_attention``, PyTorch's fused kernel for exactly that formula, or written out
+    (``attention_weights``, then ``@ v``) where that is faster (``writes_attention_out``).
 
     Shapes: (B, N, D) -> (B, N, D).
     """
@@ -98,9 +111,7 @@ class MultiheadSelfAttention(nn.Module):
         # (B, N, 3D) -> (3, B, heads, N, D_h): split into q, k, v, then into heads.
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        # PyTorch's fused CPU kernel is slower than two plain bf16 matmuls and a softmax (measured in
-        # benchmarks/attention_kernels.py), so under CPU bf16 autocast the formula is written out.
-        if self.keep_attention or (q.device.type == "cpu" and q.dtype == torch.bfloat16):
+        if self.keep_attention or writes_attention_out(q):
             attention = attention_weights(q, k)
             if self.keep_attention:
                 self.last_attention = attention.detach()

@@ -81,6 +81,34 @@ def test_attention_maps_are_distributions_and_match_the_fused_path():
     torch.testing.assert_close(explicit, model(x), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("heads", [4, 1])  # heads of 16 and of 64 dimensions
+def test_the_written_out_attention_trains_as_the_fused_kernel_does(heads, monkeypatch):
+    """Either path of MultiheadSelfAttention (vit.writes_attention_out) gives the same logits and gradients, to
+    1e-5, in training mode with dropout off, as the lessons train: the rule that picks one may change freely."""
+    torch.manual_seed(0)
+    model = small_vit(num_heads=heads, mlp_dropout=0.0, embedding_dropout=0.0).train()
+    x, y = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 0])
+    fused_calls = []
+    fused_kernel = vit.F.scaled_dot_product_attention
+    monkeypatch.setattr(vit.F, "scaled_dot_product_attention",
+                        lambda *args, **kwargs: fused_calls.append(1) or fused_kernel(*args, **kwargs))
+
+    def logits_and_gradients(max_head_dim: int) -> list[torch.Tensor]:
+        monkeypatch.setattr(vit, "WRITTEN_OUT_MAX_HEAD_DIM", max_head_dim)
+        fused_calls.clear()
+        model.zero_grad()
+        logits = model(x)
+        torch.nn.functional.cross_entropy(logits, y).backward()
+        return [logits.detach()] + [p.grad.clone() for p in model.parameters()]
+
+    written = logits_and_gradients(1 << 30)
+    assert fused_calls == []  # written out in both layers
+    fused = logits_and_gradients(0)
+    assert len(fused_calls) == 2  # the fused kernel, once per layer
+    for ours, theirs in zip(written, fused, strict=True):
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
 def test_attention_maps_cleanup():
     model = small_vit().eval()
     model.attention_maps(torch.rand(1, 3, 32, 32))
