@@ -42,7 +42,8 @@ WARMUP_FRACTION = 0.05  # linear warmup over this share of the steps, then cosin
 FINE_TUNE_LR = 5e-4  # the pretrained ViT's learning rate (lesson 07's)
 POOLING_LRS = (3e-4, 1e-3, 3e-3)  # pooling_lr's sweep
 SHUFFLE_SEED = 0  # the one fixed patch order of the shuffle probe
-REDUCED_IMAGES, REDUCED_STEPS, REDUCED_EPOCHS = 10, 20, 4  # ``reduced`` divides by these
+REDUCED_IMAGES, REDUCED_STEPS, REDUCED_EPOCHS = 10, 20, 4  # ``reduced`` divides by these...
+REDUCED_MAX_STEPS = 100  # ...and keeps min_steps at most this: a lesson re-runs a reduced point within its fast budget
 FLOPS_PER_SECOND = 30e9  # what the baseline CPU (2 cores, AVX2, fp32) sustains on small ViTs: for estimates
 
 
@@ -91,13 +92,14 @@ def _num_classes(dataset: str) -> int:
 
 def reduced(point: dict[str, Any]) -> dict[str, Any]:
     """The same point, cheaper (for ``--fast`` and COURSE_FAST): a tenth of the training images (still a
-    multiple of the number of classes, at least one per class), a twentieth of ``min_steps`` and a quarter of
-    ``min_epochs``. Reduced points of different sizes stay different points."""
+    multiple of the number of classes, at least one per class), a twentieth of ``min_steps`` (at most
+    ``REDUCED_MAX_STEPS``) and a quarter of ``min_epochs``. Reduced points of different sizes stay different
+    points."""
     point = make_point(**point)
     classes = _num_classes(point["dataset"])
     size = max(classes, point["train_size"] // REDUCED_IMAGES // classes * classes)
     return make_point(**{**point, "train_size": size,
-                         "min_steps": max(1, point["min_steps"] // REDUCED_STEPS),
+                         "min_steps": max(1, min(point["min_steps"] // REDUCED_STEPS, REDUCED_MAX_STEPS)),
                          "min_epochs": max(1, point["min_epochs"] // REDUCED_EPOCHS)})
 
 
