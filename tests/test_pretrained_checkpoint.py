@@ -102,9 +102,11 @@ def test_reaches_its_stated_accuracy(checkpoint) -> None:
 
 def test_every_committed_checkpoint_is_small_and_loads() -> None:
     """Also lesson 06's two runs of the plateau experiment (kept with --save-models): a pico ViT that never left
-    ln 3 and one trained with the recipe; lesson 06 measures both."""
+    ln 3 and one trained with the recipe; lesson 06 measures both. And Table 8's three learned 1-D runs, which
+    lesson 08 measures."""
     paths = sorted(FOLDER.glob("*.pt"))
-    assert {"vit_pico_dots_plateau_paper_seed0.pt", "vit_pico_dots_plateau_recipe_seed0.pt"} <= {p.name for p in paths}
+    assert {"vit_pico_dots_plateau_paper_seed0.pt", "vit_pico_dots_plateau_recipe_seed0.pt",
+            *(f"vit_pico_dots_recipe_long_seed{seed}.pt" for seed in range(3))} <= {p.name for p in paths}
     for path in paths:
         assert path.stat().st_size < MAX_BYTES, path
         model, class_names = load_trained_model(path)
