@@ -28,7 +28,7 @@ from torch.utils.data.distributed import DistributedSampler
 from course_utils import data_setup, engine, flops, precision, shapes, utils
 from course_utils.optim import init_position_embedding, make_optimizer
 from course_utils.pretrained import export_checkpoint, load_pretrained
-from course_utils.vit import MODEL_CONFIGS, ViT
+from course_utils.vit import INIT_STD, MODEL_CONFIGS, ViT
 
 CHECKPOINT = "checkpoint.pt"
 RESULTS = "results.json"
@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--label-smoothing", type=float, default=0.1, help="default: %(default)s")
     parser.add_argument("--grad-clip", type=float, default=1.0, help="global grad-norm clip, 0 = off (default: %(default)s)")
     parser.add_argument("--dropout", type=float, default=0.0, help="the paper's dropout (default: %(default)s)")
-    parser.add_argument("--position-std", type=float, default=0.02,
+    parser.add_argument("--position-std", type=float, default=INIT_STD,
                         help="initial std of the position embedding: the paper's code uses 0.02; 0.2 gets a ViT off "
                              "the ln C plateau on tasks where the layout matters (lesson 06; default: %(default)s)")
     parser.add_argument("--position-lr-scale", type=float, default=1.0,
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     config = dict(img_size=args.img_size, patch_size=args.patch_size, num_classes=len(class_names),
                   mlp_dropout=args.dropout, embedding_dropout=args.dropout, **MODEL_CONFIGS[args.model])
     model = ViT(**config)
-    if args.position_std != 0.02:
+    if args.position_std != INIT_STD:
         init_position_embedding(model, args.position_std)
     if args.init_from is not None:
         load_pretrained(model, args.init_from)

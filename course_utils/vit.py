@@ -68,6 +68,8 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return scores.float().softmax(dim=-1).to(q.dtype)  # softmax in fp32: bf16 scores are coarse
 
 
+INIT_STD = 0.02  # the truncated normal of timm's and the paper's code for Linear weights and position embeddings
+
 # Heads of at most this many dimensions are written out on the CPU in fp32 too. None are: at every head size the
 # course uses, the fused kernel measured faster, forward and backward (benchmarks/attention_kernels.py, 2-core AVX2).
 WRITTEN_OUT_MAX_HEAD_DIM = 0
@@ -231,12 +233,12 @@ class ViT(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Initialise as timm does: truncated normal (std 0.02) for Linear weights and embeddings."""
-        nn.init.trunc_normal_(self.position_embedding, std=0.02)
+        """Initialise as timm does: truncated normal (std ``INIT_STD``) for Linear weights and embeddings."""
+        nn.init.trunc_normal_(self.position_embedding, std=INIT_STD)
         nn.init.normal_(self.class_embedding, std=1e-6)
         for module in self.modules():
             if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.trunc_normal_(module.weight, std=INIT_STD)
                 nn.init.zeros_(module.bias)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from typing import Any
 
 from course_utils import precision, shapes
 from course_utils.experiments.position import POOLINGS, POSITIONS
+from course_utils.vit import INIT_STD
 
 MODELS = ("vit", "resnet", "hybrid", "vit_pretrained")
 VIT_SIZE = "pico"  # the ViT of every experiment, and the encoder size of the hybrid (6 layers, D=64, 4 heads)
@@ -30,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "patch_size": 8,  # the ViT's patch side; also the patch of the shuffle probe (for every model)
     "position": "learned_1d",  # the ViT's position embedding (POSITIONS); None for the ResNet
     "pooling": "cls",  # the ViT's head input (POOLINGS); None for the ResNet
-    "position_std": 0.02,  # the learned position tables' initial std (the paper's code: 0.02); None for the ResNet
+    "position_std": INIT_STD,  # the learned position tables' initial std (the paper's code: 0.02); None for the ResNet
     "position_lr_scale": 1.0,  # their learning rate over ``lr`` (no weight decay); None for the ResNet
     "amp": "off",  # precision: "off" (fp32), "auto", "bf16" or "fp16" (course_utils.precision)
     "stop_train_acc": None,  # stop early once an epoch's training accuracy reaches this (converged); None: never

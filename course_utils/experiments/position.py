@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.vit import MultiheadSelfAttention, ViT
+from course_utils.vit import INIT_STD, MultiheadSelfAttention, ViT
 
 POSITIONS = ("none", "learned_1d", "learned_2d", "relative", "sincos_2d")
 POOLINGS = ("cls", "gap")
@@ -76,7 +76,7 @@ class LearnedPositionEmbedding1D(nn.Module):
     def __init__(self, num_tokens: int, embedding_dim: int) -> None:
         super().__init__()
         self.embedding = nn.Parameter(torch.zeros(1, num_tokens, embedding_dim))
-        nn.init.trunc_normal_(self.embedding, std=0.02)
+        nn.init.trunc_normal_(self.embedding, std=INIT_STD)
 
     def table(self) -> torch.Tensor:
         """The embedding added to the tokens: (1, T, D)."""
@@ -106,8 +106,8 @@ class LearnedPositionEmbedding2D(nn.Module):
         self.grid, self.class_token = grid, class_token
         self.x_embedding = nn.Parameter(torch.zeros(grid, embedding_dim // 2))  # one per column
         self.y_embedding = nn.Parameter(torch.zeros(grid, embedding_dim // 2))  # one per row
-        nn.init.trunc_normal_(self.x_embedding, std=0.02)
-        nn.init.trunc_normal_(self.y_embedding, std=0.02)
+        nn.init.trunc_normal_(self.x_embedding, std=INIT_STD)
+        nn.init.trunc_normal_(self.y_embedding, std=INIT_STD)
 
     def table(self) -> torch.Tensor:
         """The embedding added to the tokens: (1, T, D), zeros for the class token."""
@@ -185,7 +185,7 @@ class RelativeMultiheadSelfAttention(MultiheadSelfAttention):
         super().__init__(embedding_dim, num_heads, attn_dropout, proj_dropout)
         self.num_tokens = num_tokens
         self.relative_keys = nn.Parameter(torch.zeros(num_heads, 2 * num_tokens - 1, self.head_dim))
-        nn.init.trunc_normal_(self.relative_keys, std=0.02)
+        nn.init.trunc_normal_(self.relative_keys, std=INIT_STD)
         position = torch.arange(num_tokens)
         # offset p_q - p_k, shifted to 0 .. 2T - 2 to index relative_keys: (T, T)
         self.register_buffer("relative_index", position[:, None] - position[None, :] + num_tokens - 1,
