@@ -35,6 +35,13 @@ class PlateauWarning(UserWarning):
     """The training loss is still at ln C, the loss of a uniform guess: the model has not started learning."""
 
 
+def at_uniform_guess(loss: float, num_classes: int, tolerance: float = PLATEAU_TOLERANCE) -> bool:
+    """Whether a mean cross-entropy ``loss`` is within ``tolerance`` (relative) of ln ``num_classes``, the loss of
+    predicting every class equally: a model at that loss has not started learning."""
+    uniform = math.log(num_classes)
+    return abs(loss - uniform) <= tolerance * uniform
+
+
 def plateau_warning(train_losses: list[float], num_classes: int, epochs: int,
                     share: float = PLATEAU_SHARE, tolerance: float = PLATEAU_TOLERANCE) -> str | None:
     """The warning to give after the epochs of ``train_losses`` (one mean loss each) out of ``epochs``, or None.
@@ -46,7 +53,7 @@ def plateau_warning(train_losses: list[float], num_classes: int, epochs: int,
         return None
     uniform = math.log(num_classes)
     loss = train_losses[-1]
-    if abs(loss - uniform) > tolerance * uniform:
+    if not at_uniform_guess(loss, num_classes, tolerance):
         return None
     return (f"the training loss after epoch {len(train_losses)} of {epochs} is {loss:.4f}, within "
             f"{tolerance:.0%} of ln {num_classes} = {uniform:.4f}, the loss of predicting every class "

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from course_utils.engine import at_uniform_guess
 from course_utils.experiments.grids import EXPERIMENTS
 
 RESULTS_DIR = Path(__file__).parent / "results"  # the committed results, shipped with the package
@@ -71,7 +72,7 @@ def results_table() -> list[str]:
     loss, accuracy = summarise(plateau, ["position_std"], "train_loss"), summarise(plateau, ["position_std"])
     cells = []
     for std, name in ((0.02, "paper's initialisation (std 0.02)"), (0.2, "recipe (std 0.2, 10x lr)")):
-        stuck = sum(abs(r["train_loss"] - ln3) < 0.02 * ln3 for r in plateau if r["position_std"] == std)
+        stuck = sum(at_uniform_guess(r["train_loss"], 3) for r in plateau if r["position_std"] == std)
         cells.append(f"{name}: train loss {_spread(loss[std])}, {stuck} of {loss[std][3]} seeds within 2% of "
                      f"ln 3; test accuracy {_spread(accuracy[std])}")
     rows.append("| Is my ViT learning? pico ViT, learned 1-D embedding, 9,000 `dots`, up to 2,115 steps | "
@@ -94,7 +95,7 @@ def results_table() -> list[str]:
     sizes = sorted({r["train_size"] for r in scale})
     cells = [f"{model} " + " / ".join(f"{accuracy[(model, size)][0]:.2f}" for size in sizes)
              for model in ("vit", "resnet", "hybrid", "vit_pretrained")]
-    stuck = [r for r in scale if r["model"] == "vit" and abs(r["train_loss"] - ln3) < 0.02 * ln3]
+    stuck = [r for r in scale if r["model"] == "vit" and at_uniform_guess(r["train_loss"], 3)]
     rows.append("| Figures 3-4 analogue: test accuracy at " + " / ".join(f"{size:,}" for size in sizes)
                 + " `dots` images (mean of the seeds), before the recipe | " + "; ".join(cells)
                 + f". The from-scratch ViT (paper's initialisation) ended within 2% of ln 3 in {len(stuck)} runs, at "

@@ -263,7 +263,8 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
     done = {_key(entry["settings"]) for entry in points}
     # seed by seed (stable): a run stopped early already holds every setting once
     todo = sorted((p for p in grid if _key(p) not in done), key=lambda p: p["seed"])
-    elsewhere = _runs_beside(out)
+    # the same settings and seed already trained for another experiment: the same run, reused (not with --data)
+    elsewhere = _runs_beside(out) if data_root is None else {}
     machine = describe_machine(device)
     content: dict[str, Any] = {}
 
@@ -272,9 +273,8 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
                        points=_order(points, grid))
         utils.atomic_write(out, lambda tmp: tmp.write_text(json.dumps(content, indent=1) + "\n"))
 
-    # the same settings and seed already trained for another experiment: the same run, reused
-    reused = [(p, elsewhere[_key(p)]) for p in todo if data_root is None and _key(p) in elsewhere]
-    to_train = [p for p in todo if data_root is not None or _key(p) not in elsewhere]
+    reused = [(p, elsewhere[_key(p)]) for p in todo if _key(p) in elsewhere]
+    to_train = [p for p in todo if _key(p) not in elsewhere]
     if workers > 1 and data_root is None:
         for dataset in sorted({p["dataset"] for p in to_train}):
             shapes.get_dataset(dataset)  # drawn once, here, not by several workers at the same time
