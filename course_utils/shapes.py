@@ -10,6 +10,9 @@ No download is needed: ``get_dataset("shapes")`` draws the images deterministica
 - ``dots_pretrain``   64 px images of four identical dots whose *arrangement* is the class (a row, a column,
                       a diagonal, an anti-diagonal, a square): where layout matters (lessons 08-10).
 - ``dots``            3 *other* arrangements of four dots (corner, tee, zigzag): the downstream task.
+- ``dots_large``      the same task with 10x the training images (30,000 per class, 90,000 in all): lesson 09's
+                      largest training sets. Its first 3,000 images per class and its test split are ``dots``'
+                      own; the experiments draw it in memory (``draw_image``) instead of writing 90,000 files.
 
 Why this design (measured, see ``benchmarks/dataset_learnability.py``): random colours on random
 backgrounds did not train at all; a bright filled shape that covers a good part of a dark image does.
@@ -157,7 +160,9 @@ PRESETS: dict[str, ShapesSpec] = {
     "dots_pretrain": ShapesSpec(("row", "column", "diagonal", "antidiagonal", "square"), 2000, 200,
                                 img_size=64, seed=3, kind="dots"),
     "dots": ShapesSpec(("corner", "tee", "zigzag"), 3000, 200, img_size=64, seed=4, kind="dots"),
+    "dots_large": ShapesSpec(("corner", "tee", "zigzag"), 30000, 200, img_size=64, seed=4, kind="dots"),
 }
+SPLITS = ("train", "test")  # in the order of their index in the random streams
 MANIFEST = "dataset.json"
 
 
@@ -167,8 +172,30 @@ def default_data_dir() -> Path:
     return repo_data if (repo_data.parent / "pyproject.toml").is_file() else Path("data").resolve()
 
 
-def generate_shapes(root: str | Path, spec: ShapesSpec,
-                    render: Callable[[str, int, np.random.Generator], Image.Image] | None = None) -> Path:
+Renderer = Callable[[str, int, np.random.Generator], Image.Image]
+
+
+def _renderer(spec: ShapesSpec) -> Renderer:
+    """The function that draws ``spec``'s images: ``render_shape`` or ``render_pattern`` (looked up at call
+    time, so a test can patch them)."""
+    kinds = {"shapes": render_shape, "dots": render_pattern}
+    if spec.kind not in kinds:
+        raise ValueError(f"unknown kind {spec.kind!r} of dataset; choose from {sorted(kinds)}")
+    return kinds[spec.kind]
+
+
+def draw_image(spec: ShapesSpec, split: str, class_id: int, index: int,
+               render: Renderer | None = None) -> Image.Image:
+    """Image ``index`` of class ``spec.classes[class_id]`` in ``split`` ("train" or "test"): the one
+    ``generate_shapes`` writes to ``<split>/<class>/<index>.png``, drawn from the random stream seeded with
+    ``(spec.seed, split's index in SPLITS, class_id, index)``. Any index can be drawn, past the spec's count too."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
+    rng = np.random.default_rng([spec.seed, SPLITS.index(split), class_id, index])
+    return (render or _renderer(spec))(spec.classes[class_id], spec.img_size, rng)
+
+
+def generate_shapes(root: str | Path, spec: ShapesSpec, render: Renderer | None = None) -> Path:
     """Write ``spec``'s images to ``root/{train,test}/<class>/<index>.png`` and return ``root``.
 
     Image ``i`` of class ``c`` in split ``s`` is drawn from the random stream seeded with
@@ -177,11 +204,7 @@ def generate_shapes(root: str | Path, spec: ShapesSpec,
     ``render(name, size, rng)`` draws each image (default: ``render_shape`` for ``spec.kind == "shapes"``,
     ``render_pattern`` for ``"dots"``; a class name such as "square" exists in both).
     """
-    if render is None:  # looked up at call time, so a test can patch render_shape
-        kinds = {"shapes": render_shape, "dots": render_pattern}
-        if spec.kind not in kinds:
-            raise ValueError(f"unknown kind {spec.kind!r} of dataset; choose from {sorted(kinds)}")
-        render = kinds[spec.kind]
+    render = render or _renderer(spec)
     root = Path(root)
     if root.exists():
         raise FileExistsError(f"{root} already exists; delete it or pick another folder")
@@ -190,14 +213,12 @@ def generate_shapes(root: str | Path, spec: ShapesSpec,
     total = len(spec.classes) * (spec.train_per_class + spec.test_per_class)
     bar = progress(total, f"drawing {root.name}", unit="image")
     try:
-        for split_id, (split, per_class) in enumerate([("train", spec.train_per_class),
-                                                      ("test", spec.test_per_class)]):
+        for split, per_class in zip(SPLITS, (spec.train_per_class, spec.test_per_class), strict=True):
             for class_id, shape in enumerate(spec.classes):
                 folder = tmp / split / shape
                 folder.mkdir(parents=True)
                 for i in range(per_class):
-                    rng = np.random.default_rng([spec.seed, split_id, class_id, i])
-                    render(shape, spec.img_size, rng).save(folder / f"{i:05d}.png", compress_level=1)
+                    draw_image(spec, split, class_id, i, render).save(folder / f"{i:05d}.png", compress_level=1)
                     bar.update()
         (tmp / MANIFEST).write_text(json.dumps(asdict(spec), indent=2))
         tmp.rename(root)

@@ -262,7 +262,7 @@ def test_a_point_trains_and_returns_every_metric(dots):
     metrics = E.run_point(point, data_root=dots, device="cpu")
     assert list(metrics) == ["test_acc", "train_acc", "shuffle_acc", "test_loss", "train_loss", "train_losses",
                              "train_accs", "train_flops", "train_s", "wall_s", "epochs", "steps",
-                             "scheduled_steps", "params", "precision", "device"]
+                             "steps_per_round", "scheduled_steps", "params", "precision", "device"]
     assert metrics["train_losses"][-1] == metrics["train_loss"] and len(metrics["train_accs"]) == 1
     for key in ("test_acc", "train_acc", "shuffle_acc"):
         assert 0.0 <= metrics[key] <= 1.0
@@ -402,6 +402,75 @@ def test_workers_train_the_same_runs_in_parallel(dots, tmp_path):
     assert len(list((tmp_path / "models").glob("tiny_*.pt"))) == 2
     with pytest.raises(ValueError, match="workers"):
         E.run_experiment(tiny, tmp_path / "none.json", data_root=dots, workers=0)
+
+
+def test_a_preset_drawn_in_memory_is_its_folder(tmp_path, monkeypatch):
+    """The experiments draw a preset's images in memory: the same images, labels and order as its PNG files
+    (classes sorted as ImageFolder sorts them, whatever the spec's order)."""
+    spec = shapes.ShapesSpec(("row", "column", "square"), train_per_class=5, test_per_class=2, img_size=32,
+                             seed=7, kind="dots")  # "column" sorts first: the labels are not the spec's order
+    monkeypatch.setitem(shapes.PRESETS, "tiny_dots", spec)
+    folder = shapes.generate_shapes(tmp_path / "tiny_dots", spec)
+    for split in shapes.SPLITS:
+        drawn = E.open_split("tiny_dots", split, 32)
+        decoded = E.open_split("ignored", split, 32, data_root=folder)
+        assert drawn.classes == decoded.classes == ["column", "row", "square"]
+        assert torch.equal(drawn.labels, decoded.labels)
+        everything = torch.arange(len(drawn.labels))
+        assert torch.equal(drawn.take(everything)[0], decoded.take(everything)[0])
+        assert E.open_split("tiny_dots", split, 32) is drawn  # made once per process
+    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+        E.open_split("nope", "train", 32)
+    with pytest.raises(ValueError, match="unknown split"):
+        shapes.draw_image(spec, "val", 0, 0)
+
+
+def test_dots_large_extends_dots():
+    """dots_large is dots with more training images: its first ones per class and its test split are dots'."""
+    small, large = shapes.PRESETS["dots"], shapes.PRESETS["dots_large"]
+    assert large.train_per_class >= 10 * small.train_per_class and large.test_per_class == small.test_per_class
+    for split, class_id, index in [("train", 0, 0), ("train", 2, small.train_per_class - 1), ("test", 1, 5)]:
+        assert (shapes.draw_image(small, split, class_id, index).tobytes()
+                == shapes.draw_image(large, split, class_id, index).tobytes())
+
+
+def test_rounds_cut_the_same_stream_of_batches():
+    """A round of one pass is an epoch (the same batches as iterating the batches once per epoch); shorter rounds
+    cut the same stream, the last one shorter; images_seen counts the partial batch that ends each pass."""
+    images, labels = torch.arange(10 * 3 * 2 * 2, dtype=torch.uint8).reshape(10, 3, 2, 2), torch.arange(10)
+
+    def stream(batches_of_rounds):
+        return [y.tolist() for batches in batches_of_rounds for _, y in batches]
+
+    per_epoch = [E.TensorBatches(images, labels, 4, shuffle=True, seed=3) for _ in range(2)]
+    epochs = stream(per_epoch[0] for _ in range(3))  # 3 epochs of 3 batches (4, 4, 2 images)
+    assert stream(E.in_rounds(per_epoch[1], 9, 3)) == epochs
+    rounds = list(E.in_rounds(E.TensorBatches(images, labels, 4, shuffle=True, seed=3), 8, 5))
+    lengths = [len(list(r)) for r in rounds]
+    assert lengths == [5, 3]
+    assert stream(E.in_rounds(E.TensorBatches(images, labels, 4, shuffle=True, seed=3), 8, 5)) == epochs[:8]
+    assert [E.images_seen(steps, 10, 4) for steps in (0, 2, 3, 4, 8)] == [0, 8, 10, 14, 28]
+
+
+def test_a_large_set_trains_in_rounds(dots, monkeypatch):
+    """On a set larger than a round, the losses and the stop rule come every ROUND_IMAGES images."""
+    monkeypatch.setattr(runner, "ROUND_IMAGES", 8)  # rounds of 2 steps of 4 images; an epoch is 3 steps
+    point = E.make_point(**{**SMALL, "min_steps": 7})  # 3 epochs: 9 steps, in rounds of 2, 2, 2, 2, 1
+    metrics = E.run_point(point, data_root=dots, device="cpu")
+    assert (metrics["steps"], metrics["scheduled_steps"], metrics["steps_per_round"]) == (9, 9, 2)
+    assert len(metrics["train_losses"]) == 5 and metrics["epochs"] == 3
+    model = E.build_model(point, 3)
+    assert metrics["train_flops"] == flops.training_flops(model, (3, 32, 32), 12, 3)
+    seen = []
+
+    def converged(model, batches, *args, **kwargs):
+        seen.append(len(list(batches)))
+        return 0.5, 0.6
+
+    monkeypatch.setattr(engine, "train_step", converged)
+    stopped = E.run_point({**point, "stop_train_acc": 0.5}, data_root=dots, device="cpu")
+    assert seen == [2] and stopped["steps"] == 2 and stopped["epochs"] == pytest.approx(8 / 12)
+    assert stopped["train_flops"] == round(flops.training_flops(model, (3, 32, 32), 12) * 8 / 12)
 
 
 def test_a_converged_run_stops_early_and_saves_its_model(dots, tmp_path, monkeypatch):

@@ -12,7 +12,8 @@ The package, one file per concern:
 - ``points``: ``DEFAULTS``, ``make_point``, the schedule rule (``schedule``), ``reduced`` and ``Experiment``;
 - ``grids``: the experiments (``EXPERIMENTS``) and the from-scratch recipe they share (``RECIPE``);
 - ``position``: the position embeddings of Table 8 and ``VariantViT``;
-- ``data``: the splits held in memory, ``balanced_subset``, ``TensorBatches`` and the shuffle probe;
+- ``data``: the splits held in memory (a preset's drawn, ``open_split``), ``balanced_subset``, ``TensorBatches``,
+  the rounds of a run (``in_rounds``) and the shuffle probe;
 - ``models``: ``build_model``;
 - ``runner``: ``run_point``, ``run_experiment``, ``estimate_flops``;
 - ``results``: the committed results files and ``load_results`` / ``summarise``.
@@ -83,6 +84,9 @@ plateau's recipe runs are Table 8's learned 1-D runs).
 from course_utils.experiments.data import (
     TensorBatches,
     balanced_subset,
+    images_seen,
+    in_rounds,
+    open_split,
     probe_permutation,
     shuffle_patches,
 )
@@ -97,6 +101,7 @@ from course_utils.experiments.points import (
     LABEL_SMOOTHING,
     MODELS,
     POOLING_LRS,
+    ROUND_IMAGES,
     SHUFFLE_SEED,
     VIT_SIZE,
     WARMUP_FRACTION,
@@ -125,8 +130,8 @@ from course_utils.experiments.runner import (
 )
 
 __all__ = ["CNN_WIDTH", "DEFAULTS", "EXPERIMENTS", "FINE_TUNE_LR", "FLOPS_PER_SECOND", "GRAD_CLIP", "LABEL_SMOOTHING",
-           "MODELS", "POOLINGS", "POOLING_LRS", "POSITIONS", "RECIPE", "RESULTS_DIR", "SHUFFLE_SEED", "VIT_SIZE",
+           "MODELS", "POOLINGS", "POOLING_LRS", "POSITIONS", "RECIPE", "RESULTS_DIR", "ROUND_IMAGES", "SHUFFLE_SEED", "VIT_SIZE",
            "WARMUP_FRACTION", "WEIGHT_DECAY", "Experiment", "IncompatibleResults", "TensorBatches", "VariantViT",
-           "balanced_subset", "build_model", "describe_machine", "estimate_flops", "load_machine", "load_results",
-           "machine_line", "make_point", "pretrained_path", "probe_permutation", "reduced", "results_path",
+           "balanced_subset", "build_model", "describe_machine", "estimate_flops", "images_seen", "in_rounds",
+           "load_machine", "load_results", "machine_line", "make_point", "open_split", "pretrained_path", "probe_permutation", "reduced", "results_path",
            "results_table", "run_experiment", "run_point", "schedule", "shuffle_patches", "summarise"]

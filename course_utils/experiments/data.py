@@ -1,46 +1,84 @@
-"""The experiments' data: the ``dots`` splits decoded once and held as uint8 tensors, class-balanced nested
-subsets, batches drawn from memory, and the patch-shuffle probe."""
+"""The experiments' data: a preset's splits drawn in memory and a folder's decoded, either held as uint8
+tensors; class-balanced nested subsets, batches drawn from memory, and the patch-shuffle probe."""
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torchvision.transforms import v2
 
-from course_utils import data_setup
+from course_utils import data_setup, shapes
 from course_utils.experiments.points import SHUFFLE_SEED
 
 
-class _LazySplit:
-    """An ImageFolder split whose images are decoded on first use and kept as uint8 tensors (N, 3, H, W)."""
+class _CachedSplit:
+    """A split's labels, and its images (N, 3, H, W) as uint8 tensors made on first use (``_load``) and kept."""
 
-    def __init__(self, folder: Path, img_size: int) -> None:
-        transform = v2.Compose([v2.Resize((img_size, img_size), antialias=True), v2.ToImage()])  # uint8
-        self.folder = data_setup.image_folder(folder, transform=transform)
-        self.classes = list(self.folder.classes)
-        self.labels = torch.tensor(self.folder.targets, dtype=torch.long)
-        self.images = torch.zeros(len(self.labels), 3, img_size, img_size, dtype=torch.uint8)
-        self.decoded = torch.zeros(len(self.labels), dtype=torch.bool)
+    def __init__(self, classes: list[str], labels: torch.Tensor, img_size: int) -> None:
+        self.classes, self.labels = classes, labels
+        self.resize = v2.Compose([v2.Resize((img_size, img_size), antialias=True), v2.ToImage()])  # uint8
+        self.images = torch.empty(len(labels), 3, img_size, img_size, dtype=torch.uint8)  # filled as used
+        self.made = torch.zeros(len(labels), dtype=torch.bool)
+
+    def _load(self, index: int) -> Image.Image:
+        raise NotImplementedError
 
     def take(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(uint8 images, labels) of ``indices``, decoding the ones not seen yet."""
-        for i in indices[~self.decoded[indices]].tolist():
-            self.images[i] = self.folder[i][0]
-            self.decoded[i] = True
+        """(uint8 images, labels) of ``indices``, making the ones not seen yet."""
+        for i in indices[~self.made[indices]].tolist():
+            self.images[i] = self.resize(self._load(i))
+            self.made[i] = True
         return self.images[indices], self.labels[indices]
 
 
-_SPLITS: dict[tuple[str, int], _LazySplit] = {}  # decoded once per process
+class _FolderSplit(_CachedSplit):
+    """An ImageFolder split (``folder/<class>/*``), each image decoded on first use."""
+
+    def __init__(self, folder: Path, img_size: int) -> None:
+        self.folder = data_setup.image_folder(folder)
+        super().__init__(list(self.folder.classes), torch.tensor(self.folder.targets, dtype=torch.long), img_size)
+
+    def _load(self, index: int) -> Image.Image:
+        return self.folder[index][0]
 
 
-def _split(folder: Path, img_size: int) -> _LazySplit:
-    key = (str(folder.resolve()), img_size)
+class _DrawnSplit(_CachedSplit):
+    """A ``shapes`` preset's split, each image drawn on first use (``shapes.draw_image``): the same images, labels
+    and order as ``_FolderSplit`` of the preset's folder (classes sorted by name, as ImageFolder sorts them),
+    without writing a file. How a 90,000-image training set costs memory, not 90,000 PNGs."""
+
+    def __init__(self, preset: str, split: str, img_size: int) -> None:
+        if preset not in shapes.PRESETS:
+            raise ValueError(f"unknown dataset {preset!r}; choose from {sorted(shapes.PRESETS)}")
+        self.spec, self.split = shapes.PRESETS[preset], split
+        self.per_class = self.spec.train_per_class if split == "train" else self.spec.test_per_class
+        classes = sorted(self.spec.classes)
+        labels = torch.arange(len(classes)).repeat_interleave(self.per_class)
+        super().__init__(classes, labels, img_size)
+
+    def _load(self, index: int) -> Image.Image:
+        label, i = divmod(index, self.per_class)
+        return shapes.draw_image(self.spec, self.split, self.spec.classes.index(self.classes[label]), i)
+
+
+_SPLITS: dict[tuple[str, str, int], _CachedSplit] = {}  # made once per process
+
+
+def open_split(dataset: str, split: str, img_size: int, data_root: str | Path | None = None) -> _CachedSplit:
+    """``split`` ("train" or "test") of the ``shapes`` preset ``dataset``, drawn in memory, or of the folder
+    ``data_root`` (ImageFolder layout, ``dataset`` ignored), at ``img_size``; one object per process."""
+    source = dataset if data_root is None else str((Path(data_root) / split).resolve())
+    key = (source, split, img_size)
     if key not in _SPLITS:
-        _SPLITS[key] = _LazySplit(folder, img_size)
+        _SPLITS[key] = (_DrawnSplit(dataset, split, img_size) if data_root is None
+                        else _FolderSplit(Path(source), img_size))
     return _SPLITS[key]
 
 
@@ -100,3 +138,19 @@ class TensorBatches:
         for start in range(0, n, self.batch_size):
             index = order[start:start + self.batch_size]
             yield self.images[index].float().div_(255), self.labels[index]
+
+
+def in_rounds(batches: Iterable[Any], steps: int, per_round: int) -> Iterator[Iterator[Any]]:
+    """``steps`` batches of ``batches``, passed over again and again (a new order each pass when it shuffles),
+    in rounds of ``per_round`` (the last may be shorter). With ``per_round`` = one pass, a round is an epoch."""
+    stream = itertools.chain.from_iterable(itertools.repeat(batches))
+    for start in range(0, steps, per_round):
+        yield itertools.islice(stream, min(per_round, steps - start))
+
+
+def images_seen(steps: int, train_size: int, batch_size: int) -> int:
+    """Training images in ``steps`` batches of ``batch_size`` passing over ``train_size`` images again and
+    again, each pass ending with one partial batch."""
+    per_pass = math.ceil(train_size / batch_size)
+    passes, rest = divmod(steps, per_pass)
+    return passes * train_size + rest * batch_size

@@ -43,6 +43,8 @@ WARMUP_FRACTION = 0.05  # linear warmup over this share of the steps, then cosin
 FINE_TUNE_LR = 5e-4  # the pretrained ViT's learning rate (lesson 07's)
 POOLING_LRS = (3e-4, 1e-3, 3e-3)  # pooling_lr's sweep
 SHUFFLE_SEED = 0  # the one fixed patch order of the shuffle probe
+ROUND_IMAGES = 9000  # training loss and accuracy are averaged, and the stop rule checked, once per epoch,
+# or every round of this many images (141 steps of 64) on a larger training set
 REDUCED_IMAGES, REDUCED_STEPS, REDUCED_EPOCHS = 10, 20, 4  # ``reduced`` divides by these...
 REDUCED_MAX_STEPS = 100  # ...and keeps min_steps at most this: a lesson re-runs a reduced point within its fast budget
 FLOPS_PER_SECOND = 30e9  # what the baseline CPU (2 cores, AVX2, fp32) sustains on small ViTs: for estimates

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import multiprocessing
 import platform
 import time
@@ -16,11 +17,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_utils import engine, flops, precision, shapes, utils
+from course_utils import engine, flops, precision, utils
 from course_utils.experiments.data import (
     TensorBatches,
-    _split,
     balanced_subset,
+    images_seen,
+    in_rounds,
+    open_split,
     probe_permutation,
     shuffle_patches,
 )
@@ -29,6 +32,7 @@ from course_utils.experiments.points import (
     DEFAULTS,
     GRAD_CLIP,
     LABEL_SMOOTHING,
+    ROUND_IMAGES,
     WARMUP_FRACTION,
     WEIGHT_DECAY,
     Experiment,
@@ -50,7 +54,8 @@ def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: 
     Args:
         point: settings (missing ones take ``DEFAULTS``).
         data_root: a folder with ``train/`` and ``test/`` in ImageFolder layout; default: the point's
-            ``dataset`` preset, generated if absent. Images are decoded once per process and kept.
+            ``dataset`` preset, drawn in memory (the same images as its files). Images are made once per
+            process and kept.
         fast: run ``reduced(point)`` instead.
         device: default ``utils.get_device()``.
         progress: a progress bar over the training batches (``course_utils.progress``; None: unless
@@ -61,9 +66,8 @@ def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: 
     start = time.perf_counter()
     point = reduced(point) if fast else make_point(**point)
     device = device or utils.get_device()
-    root = Path(data_root) if data_root is not None else shapes.get_dataset(point["dataset"])
-    train_split = _split(root / "train", point["img_size"])
-    test_split = _split(root / "test", point["img_size"])
+    train_split, test_split = (open_split(point["dataset"], split, point["img_size"], data_root)
+                               for split in ("train", "test"))
     if train_split.classes != test_split.classes:
         raise ValueError(f"train classes {train_split.classes} differ from test classes {test_split.classes}")
     indices = balanced_subset(train_split.labels, point["train_size"], point["seed"])
@@ -79,8 +83,8 @@ def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: 
     chosen = precision.choose_precision(device, point["amp"])
     epochs, steps_per_epoch = schedule(point)
     steps = epochs * steps_per_epoch
-    image_shape = tuple(train_x.shape[1:])
-    flops_per_epoch = flops.training_flops(model, image_shape, point["train_size"], 1)
+    per_round = min(steps_per_epoch, math.ceil(ROUND_IMAGES / point["batch_size"]))  # an epoch up to 9,000 images
+    flops_per_epoch = flops.training_flops(model, tuple(train_x.shape[1:]), point["train_size"])
     optimizer = make_optimizer(model, point["lr"], WEIGHT_DECAY, device, point["position_lr_scale"] or 1.0)
     scheduler = engine.warmup_cosine_scheduler(optimizer, round(WARMUP_FRACTION * steps), steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
@@ -88,18 +92,21 @@ def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: 
     batches = TensorBatches(train_x, train_y, point["batch_size"], shuffle=True, seed=point["seed"])
 
     train_start = time.perf_counter()
-    train_losses, train_accs = [], []  # each epoch's means: a run stuck at the uniform guess stays at ln C
+    train_losses, train_accs = [], []  # each round's means: a run stuck at the uniform guess stays at ln C
+    done_steps = 0
     bar = progress_bar(steps, f"training {point['model']} ({point['position']}, seed {point['seed']})",
                        progress, leave=False, unit="step")
-    for epoch in range(epochs):
-        loss, accuracy = engine.train_step(model, batches, loss_fn, optimizer, device, scheduler, GRAD_CLIP,
-                                           chosen, scaler, epoch, bar=bar)
+    for number, round_batches in enumerate(in_rounds(batches, steps, per_round)):
+        loss, accuracy = engine.train_step(model, round_batches, loss_fn, optimizer, device, scheduler, GRAD_CLIP,
+                                           chosen, scaler, number, bar=bar)
         train_losses.append(loss)
         train_accs.append(accuracy)
+        done_steps = min(steps, done_steps + per_round)
         if point["stop_train_acc"] is not None and accuracy >= point["stop_train_acc"]:
             break  # converged: the rest of the schedule would add little but time
     bar.close()
     train_s = time.perf_counter() - train_start
+    seen = images_seen(done_steps, point["train_size"], point["batch_size"])
 
     plain_loss = nn.CrossEntropyLoss()
     evaluate = {name: TensorBatches(x, y, 256) for name, x, y in
@@ -109,10 +116,12 @@ def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: 
         state = {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}
         utils.save_checkpoint({"model": state, "config": getattr(model, "config", None), "point": point,
                                "class_names": train_split.classes, "test_acc": results["test"][1]}, save_model)
+    epochs_seen = seen // point["train_size"] if seen % point["train_size"] == 0 else seen / point["train_size"]
     return {"test_acc": results["test"][1], "train_acc": results["train"][1], "shuffle_acc": results["shuffled"][1],
-            "test_loss": results["test"][0], "train_loss": train_losses[-1], "train_losses": train_losses, "train_accs": train_accs, "train_flops": flops_per_epoch * len(train_losses),
-            "train_s": train_s, "wall_s": time.perf_counter() - start, "epochs": len(train_losses),
-            "steps": len(train_losses) * steps_per_epoch, "scheduled_steps": steps,
+            "test_loss": results["test"][0], "train_loss": train_losses[-1], "train_losses": train_losses,
+            "train_accs": train_accs, "train_flops": round(flops_per_epoch * seen / point["train_size"]),
+            "train_s": train_s, "wall_s": time.perf_counter() - start, "epochs": epochs_seen,
+            "steps": done_steps, "steps_per_round": per_round, "scheduled_steps": steps,
             "params": sum(p.numel() for p in model.parameters()), "precision": chosen.name,
             "device": str(device)}
 
@@ -275,9 +284,6 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
 
     reused = [(p, elsewhere[_key(p)]) for p in todo if _key(p) in elsewhere]
     to_train = [p for p in todo if _key(p) not in elsewhere]
-    if workers > 1 and data_root is None:
-        for dataset in sorted({p["dataset"] for p in to_train}):
-            shapes.get_dataset(dataset)  # drawn once, here, not by several workers at the same time
     jobs = [(p, None if save_models is None else Path(save_models) / f"{experiment.name}_{_slug(p)}.pt")
             for p in to_train]
     bar = progress_bar(len(todo), f"{experiment.name}: {len(grid) - len(todo)} of {len(grid)} points done before",
