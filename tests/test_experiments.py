@@ -61,11 +61,17 @@ def test_the_schedule_rule():
 
 def test_the_experiments_grids():
     data_scale = E.EXPERIMENTS["data_scale"].points
-    assert len(data_scale) == 4 * 4 * 2
+    assert len(data_scale) == 4 * 5 * 2
     assert {p["model"] for p in data_scale} == set(E.MODELS)
     sizes = sorted({p["train_size"] for p in data_scale})
-    assert len(sizes) >= 4 and sizes[-1] / sizes[0] >= 30
+    assert len(sizes) >= 5 and sizes[-1] / sizes[0] >= 100 and sizes[-1] >= 90_000  # issue: 5 sizes over 100x
     assert {p["lr"] for p in data_scale if p["model"] == "vit_pretrained"} == {E.FINE_TUNE_LR}
+    assert all((p["position_std"], p["position_lr_scale"]) == (0.2, 10.0) for p in data_scale if p["model"] == "vit")
+    # the same budget of steps at every size but the largest (two passes over it), give or take whole epochs; four there
+    steps = {p["train_size"]: math.prod(E.schedule(p)) for p in data_scale}
+    assert steps[90_000] == 4 * 1407 and all(2814 <= n <= 2820 for size, n in steps.items() if size < 90_000)
+    assert all(p["dataset"] == "dots_large" for p in data_scale)
+    assert shapes.PRESETS["dots_large"].train_per_class * 3 >= sizes[-1]
     positions = E.EXPERIMENTS["position_embeddings"].points
     assert [p["position"] for p in positions[::3]] == list(P.POSITIONS) and len(positions) == 15
     assert all(p["position_std"] == 0.2 and p["position_lr_scale"] == 10 for p in positions)  # the recipe
@@ -400,6 +406,7 @@ def test_workers_train_the_same_runs_in_parallel(dots, tmp_path):
         for metric in ("test_acc", "train_acc", "shuffle_acc", "train_losses", "steps"):
             assert ours["metrics"][metric] == pytest.approx(theirs["metrics"][metric], abs=1e-6), metric
     assert len(list((tmp_path / "models").glob("tiny_*.pt"))) == 2
+    assert (pair["machine"]["workers"], pair["machine"]["threads"]) == (2, 1) and "workers" not in alone["machine"]
     with pytest.raises(ValueError, match="workers"):
         E.run_experiment(tiny, tmp_path / "none.json", data_root=dots, workers=0)
 
@@ -504,7 +511,7 @@ def test_list_prints_points_and_flops(capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("experiment")
     rows = {line.split()[0]: line.split()[1:4] for line in lines[1:] if line and not line.startswith(" ")}
-    assert rows["data_scale"] == ["32", "96.0", "0.89"]  # 32 x 3 TFLOP at 30 GFLOP/s
+    assert rows["data_scale"] == ["40", "120.0", "1.11"]  # 40 x 3 TFLOP at 30 GFLOP/s
     assert rows["position_embeddings"][0] == "15" and rows["pooling_lr"][0] == "18"
 
 
@@ -541,6 +548,8 @@ def test_committed_results_paths_and_machine_line(tmp_path):
     path.write_text(json.dumps({"experiment": "x", "machine": machine, "points": []}))
     assert E.load_machine(path) == "cpu, CPU capability AVX2, 2 threads, torch 2.x"
     assert E.machine_line({**machine, "device": "cuda", "gpu": "H200"}).startswith("cuda (H200), CPU")
+    assert E.machine_line({**machine, "threads": 1, "workers": 2}) == \
+        "cpu, CPU capability AVX2, 2 worker processes of 1 thread, torch 2.x"
 
 
 @pytest.mark.parametrize("name", list(E.EXPERIMENTS))

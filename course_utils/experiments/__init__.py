@@ -2,7 +2,7 @@
 
 An **experiment** is a name, a description and a list of **points**; a point is a dict of settings (the keys of
 ``DEFAULTS``, always all of them, always in that order). ``run_point(point)`` trains one model from scratch (or
-fine-tunes the pretrained pico checkpoint) on a class-balanced, seeded subset of the ``dots`` train split and
+fine-tunes the pretrained pico checkpoint) on a class-balanced, seeded subset of its dataset's train split and
 returns its metrics. ``python -m course_utils.experiments NAME`` runs every point of an experiment, with a
 progress bar, and writes ``results/NAME.json`` after every point, so that a killed run resumes where it stopped.
 The lessons read that file with ``load_results`` and ``summarise``.
@@ -22,9 +22,9 @@ The experiments (``EXPERIMENTS``):
 
 - ``plateau`` (lesson 06, "Is my ViT learning?"): the pico ViT with the paper's learned 1-D position embedding,
   initialised as the paper's code does, against the course's recipe (``RECIPE``), 3 seeds.
-- ``data_scale`` (Figures 3, 4 and 5): the pico ViT, a small ResNet (BiT), the hybrid and the ViT fine-tuned
-  from the ``dots_pretrain`` checkpoint, each on 300, 900, 3,000 and 9,000 training images (30x), 2 seeds.
-  Its ViT runs use the paper's initialisation, and at 3,000 and 9,000 images they never left ln 3.
+- ``data_scale`` (Figures 3, 4 and 5): the pico ViT (on the recipe), a small ResNet (BiT), the hybrid and the ViT
+  fine-tuned from the ``dots_pretrain`` checkpoint, each on 900, 3,000, 9,000, 30,000 and 90,000 training images
+  (100x) of ``dots_large`` (``dots`` with 30,000 training images per class, drawn in memory), 2 seeds.
 - ``position_embeddings`` (Table 8, Appendix D.4): the ViT with no position embedding, 1-D learned, 2-D
   learned, relative and 2-D sine-cosine embeddings (``position``), the learned ones on the recipe, 3 seeds,
   with the patch-shuffle probe.
@@ -36,16 +36,16 @@ that a CNN costs about what the ViT costs per image.
 
 **The schedule rule.** A point trains for ``epochs = max(min_epochs, ceil(min_steps / steps_per_epoch))`` whole
 epochs (``schedule``): at least ``min_steps`` optimizer steps (of 64 images) and at least ``min_epochs`` passes
-over the data. In ``data_scale`` (600 steps, 6 epochs) every size below 6,337 images gets 600 to 693 steps
-(whole epochs round up), so a small training set is seen many times over (120 epochs of 300 images) and the
-points differ mainly in how many *distinct* images those steps show: the question of Figures 3 and 4. A fixed
-number of epochs would not be fair: 6 epochs of 300 images are 30 steps, too few for any model to learn. From
-6,337 images on (100 batches of 64), compute grows with the data (6 epochs of 9,000 images are 846 steps). ``plateau`` runs up
-to 2,000 steps (15 epochs of 9,000 images, 2,115 steps) and ``position_embeddings`` up to 4,000 (29 epochs, 4,089
-steps); both stop once an epoch's training accuracy reaches 99% (``stop_train_acc``). A learned table needs about a
-thousand steps to take off: on the shorter schedule the learned 1-D tables' epoch loss first fell 2% below ln 3
-after 1,128 to 1,551 steps, when the cosine had brought the learning rate down to 49% to 18% of its peak, and they
-ended unsolved.
+over the data. In ``data_scale`` (2,814 steps, 4 epochs) every size up to 30,000 images gets 2,814 to 2,820 steps,
+so a small training set is seen many times over (about 200 epochs of 900 images) and the points differ mainly in
+how many *distinct* images those steps show: the question of Figures 3 and 4. A fixed number of epochs would not
+be fair: 4 epochs of 900 images are 60 steps, too few for any model to learn. The 90,000 images get 4 epochs
+(5,628 steps): on 2 epochs the ViT had not left ln 3. ``plateau`` runs up to 2,000 steps (15 epochs of 9,000
+images, 2,115 steps) and ``position_embeddings`` up to 4,000 (29 epochs, 4,089 steps). All three stop once the
+training accuracy of a round (an epoch, or 9,000 images on a larger set: ``ROUND_IMAGES``) reaches 99%
+(``stop_train_acc``). A learned table needs about a thousand steps to take off: on the shorter schedule the
+learned 1-D tables' epoch loss first fell 2% below ln 3 after 1,128 to 1,551 steps, when the cosine had brought
+the learning rate down to 49% to 18% of its peak, and they ended unsolved.
 
 **What it costs**: ``python -m course_utils.experiments --list`` prints each grid's training FLOPs (an upper
 bound where runs stop early) and the hours at the about 30 GFLOP/s the baseline CPU sustains on small ViTs;

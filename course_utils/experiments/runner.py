@@ -275,6 +275,8 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
     # the same settings and seed already trained for another experiment: the same run, reused (not with --data)
     elsewhere = _runs_beside(out) if data_root is None else {}
     machine = describe_machine(device)
+    if workers > 1:  # each worker trains on its share of the threads (``_train_all``)
+        machine.update(threads=max(1, machine["threads"] // workers), workers=workers)
     content: dict[str, Any] = {}
 
     def write() -> None:
