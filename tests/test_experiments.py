@@ -61,15 +61,17 @@ def test_the_schedule_rule():
 
 def test_the_experiments_grids():
     data_scale = E.EXPERIMENTS["data_scale"].points
-    assert len(data_scale) == 4 * 5 * 2
+    assert len(data_scale) == 5 * (3 + 2 + 2 + 2)  # 5 sizes; 3 seeds for the from-scratch ViT, 2 for the others
     assert {p["model"] for p in data_scale} == set(E.MODELS)
+    assert {p["seed"] for p in data_scale if p["model"] == "vit"} == {0, 1, 2}
     sizes = sorted({p["train_size"] for p in data_scale})
     assert len(sizes) >= 5 and sizes[-1] / sizes[0] >= 100 and sizes[-1] >= 90_000  # issue: 5 sizes over 100x
     assert {p["lr"] for p in data_scale if p["model"] == "vit_pretrained"} == {E.FINE_TUNE_LR}
+    assert {p["lr"] for p in data_scale if p["model"] == "vit"} == {5e-4}  # the take-off study's choice
     assert all((p["position_std"], p["position_lr_scale"]) == (0.2, 10.0) for p in data_scale if p["model"] == "vit")
-    # the same budget of steps at every size but the largest (two passes over it), give or take whole epochs; four there
+    # the same budget of steps at every size (four passes over the largest), give or take whole epochs
     steps = {p["train_size"]: math.prod(E.schedule(p)) for p in data_scale}
-    assert steps[90_000] == 4 * 1407 and all(2814 <= n <= 2820 for size, n in steps.items() if size < 90_000)
+    assert steps[90_000] == 4 * 1407 and all(5628 <= n <= 5640 for n in steps.values())
     assert all(p["dataset"] == "dots_large" for p in data_scale)
     assert shapes.PRESETS["dots_large"].train_per_class * 3 >= sizes[-1]
     positions = E.EXPERIMENTS["position_embeddings"].points
@@ -511,7 +513,7 @@ def test_list_prints_points_and_flops(capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("experiment")
     rows = {line.split()[0]: line.split()[1:4] for line in lines[1:] if line and not line.startswith(" ")}
-    assert rows["data_scale"] == ["40", "120.0", "1.11"]  # 40 x 3 TFLOP at 30 GFLOP/s
+    assert rows["data_scale"] == ["45", "135.0", "1.25"]  # 45 x 3 TFLOP at 30 GFLOP/s
     assert rows["position_embeddings"][0] == "15" and rows["pooling_lr"][0] == "18"
 
 

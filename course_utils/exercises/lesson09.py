@@ -345,8 +345,9 @@ _SCHEDULE_MISTAKES: list[tuple[Callable[[int, int, int, int], tuple[int, int]], 
      "60 steps in all, too few for any model to learn: the smallest sizes would measure too little training, not "
      "too little data. Train for at least `min_steps` steps too."),
     (lambda n, b, s, e: (math.ceil(s / math.ceil(n / b)), math.ceil(n / b)),
-     "Your epochs ignore `min_epochs`: a large training set gets fewer passes than the minimum (90,000 images "
-     "reach 2,814 steps in 2 epochs, but the rule asks for at least 4). Take the larger of the two counts."),
+     "Your epochs ignore `min_epochs`: a large training set gets fewer passes than the minimum (10,000 images in "
+     "batches of 128 reach 200 steps in 3 epochs, but the rule asks for at least 5). Take the larger of the two "
+     "counts."),
     (lambda n, b, s, e: (min(e, math.ceil(s / math.ceil(n / b))), math.ceil(n / b)),
      "Your epochs are the smaller of the two counts; the rule asks for *at least* `min_steps` steps and *at "
      "least* `min_epochs` epochs, so take the larger."),
@@ -388,7 +389,7 @@ class Schedule(Question):
     # (train_size, batch_size, min_steps, min_epochs): the lesson's five sizes, then sizes where the rounding
     # shows: 640 / 64 is exact, 2,200 / 64 needs 17.14 epochs of 35 steps, 10,000 / 128 needs only 3 epochs,
     # 704 / 64 = 11 and 99 / 11 = 9 are exact and odd (where `round(x + 0.5)` is no ceiling)
-    CASES = [(900, 64, 2814, 4), (3000, 64, 2814, 4), (9000, 64, 2814, 4), (30_000, 64, 2814, 4), (90_000, 64, 2814, 4),
+    CASES = [(900, 64, 5628, 4), (3000, 64, 5628, 4), (9000, 64, 5628, 4), (30_000, 64, 5628, 4), (90_000, 64, 5628, 4),
              (640, 64, 100, 3), (2200, 64, 600, 6), (100, 32, 50, 2), (10_000, 128, 200, 5), (704, 64, 99, 3)]
 
     def _check(self, schedule: Any) -> None:

@@ -15,23 +15,26 @@ RECIPE = {"position_std": 0.2, "position_lr_scale": 10.0}
 def _experiments() -> dict[str, Experiment]:
     seeds = (0, 1)
     ablation_seeds = (0, 1, 2)  # the ViT's take-off step varies with the seed: one more for the ablations
-    models = {"vit": 1e-3, "resnet": 1e-3, "hybrid": 1e-3, "vit_pretrained": FINE_TUNE_LR}
-    # Every size up to 30,000 images gets the same budget of optimizer steps (2,814 of 64: two passes over the
-    # largest set), so that those sizes differ in how many distinct images the steps show, not in compute; the
-    # largest gets four passes (5,628 steps): on two, the ViT had not left ln 3 (train loss 1.081 on seed 0). A run
-    # stops once a round's training accuracy reaches 99% (a small set is memorised long before). The ViT trains on
-    # the recipe.
+    # The from-scratch ViT at half the others' learning rate: on 9,000 dots images its learned table left ln 3
+    # after 611-752 steps at 5e-4 on 3 seeds, 470-1,410 at 1e-3, and not in 1,600 steps at 2e-3
+    # (benchmarks/vit_takeoff.py; CONTRIBUTING.md has the table). The paper, too, tunes each model's learning rate.
+    models = {"vit": 5e-4, "resnet": 1e-3, "hybrid": 1e-3, "vit_pretrained": FINE_TUNE_LR}
+    # Every size gets the same budget of optimizer steps, 5,628 of 64 (four passes over the largest set), so that
+    # the sizes differ in how many distinct images those steps show, not in compute. A run stops once a round's
+    # training accuracy reaches 99% (a small set is memorised long before). The ViT trains on the recipe, with one
+    # seed more than the others: its take-off step varies with the seed.
     sizes, largest = (900, 3000, 9000, 30000, 90000), 90000
-    scale = {"dataset": "dots_large", "min_steps": 2 * math.ceil(largest / DEFAULTS["batch_size"]), "min_epochs": 4,
+    scale = {"dataset": "dots_large", "min_steps": 4 * math.ceil(largest / DEFAULTS["batch_size"]), "min_epochs": 4,
              "stop_train_acc": 0.99}
     data_scale = Experiment(
         "data_scale",
-        "Figures 3-5 at laptop scale: the pico ViT (on the course's recipe), a small ResNet (BiT), the hybrid (its "
-        "CNN and the pico encoder) and the pico ViT fine-tuned from the dots_pretrain checkpoint, trained on 900 to "
-        "90,000 images of dots (100x), 2 seeds, each for at least 2,814 steps and 4 epochs (5,628 steps on the largest "
-        "set) or until 99% training accuracy; test accuracy against training-set size and against training FLOPs.",
+        "Figures 3-5 at laptop scale: the pico ViT (on the course's recipe, at lr 5e-4), a small ResNet (BiT), the "
+        "hybrid (its CNN and the pico encoder) and the pico ViT fine-tuned from the dots_pretrain checkpoint, trained "
+        "on 900 to 90,000 images of dots (100x), 3 seeds for the ViT and 2 for the others, each for at least 5,628 "
+        "steps or until 99% training accuracy; test accuracy against training-set size and against training FLOPs.",
         tuple(make_point(model=model, lr=lr, train_size=size, seed=seed, **scale, **(RECIPE if model == "vit" else {}))
-              for model, lr in models.items() for size in sizes for seed in seeds))
+              for model, lr in models.items() for size in sizes
+              for seed in (ablation_seeds if model == "vit" else seeds)))
     # The plateau: long enough for a learned table to take off (about 1,000 steps on the seeds tried), stopped
     # once the training accuracy reaches 99%. Table 8 runs a schedule twice as long: on the short one the
     # learning rate has decayed by the time the learned 1-D tables take off, and they end unsolved.
