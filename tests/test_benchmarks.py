@@ -1,5 +1,6 @@
 """The benchmark scripts run and print what the README quotes; their ratio arithmetic is right."""
 
+import math
 import re
 import subprocess
 import sys
@@ -101,3 +102,16 @@ def test_step_efficiency_benchmark_prints_time_rate_share_and_a_breakdown_summin
     *by_group, total = map(float, shares.groups())
     assert abs(sum(by_group) - 100) < 1 and abs(total - 100) < 0.1, out
     assert by_group[groups.index("matmul")] > 0 and by_group[groups.index("optimizer")] > 0, out
+
+
+def test_takeoff_study_stops_a_run_at_its_first_round_below_the_band():
+    from vit_takeoff import take_off
+
+    # A band of 2 ln 3 lies above any first loss: the run stops after its first round of 2 steps of 64.
+    left = take_off("recipe", seed=0, train_size=300, schedule_images=640, cap_images=640, round_images=128,
+                    band=2.0)
+    assert (left["steps"], left["images"]) == (2, 128) and left["loss"] < 2 * math.log(3)
+    # A band of 0 is never reached: the run trains up to the cap and reports no take-off.
+    stuck = take_off("recipe", seed=0, train_size=300, schedule_images=640, cap_images=256, round_images=128,
+                     band=0.0)
+    assert stuck["steps"] is None and stuck["images"] is None and stuck["loss"] > 0
