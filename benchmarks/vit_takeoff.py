@@ -10,6 +10,10 @@ the one the grid would use; only the cap stops it.
 
     python benchmarks/vit_takeoff.py                      # every variant, seeds 0-2, two worker processes
     python benchmarks/vit_takeoff.py --variants recipe lr_2e-3 --seeds 0 1 2 3 4
+    python benchmarks/vit_takeoff.py --out course_utils/experiments/results/vit_takeoff.json   # what lesson 06 reads
+
+With ``--out`` the runs are added to that JSON file (a run of the same variant and seed replaces the stored one); a
+file made with other ``--train-size``, ``--schedule``, ``--cap`` or ``--round`` is refused.
 
 Timings are not the point (take-off is counted in images and steps), so two one-thread workers share the CPU.
 """
@@ -17,17 +21,20 @@ Timings are not the point (take-off is counted in images and steps), so two one-
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import multiprocessing
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from course_utils import engine, utils
+from course_utils.experiments import describe_machine
 from course_utils.experiments.data import TensorBatches, balanced_subset, in_rounds, open_split
 from course_utils.experiments.models import build_model
 from course_utils.experiments.points import (
@@ -48,7 +55,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lr_x30": {**RECIPE, "position_lr_scale": 30.0},
     "lr_2e-3": {**RECIPE, "lr": 2e-3},
     "lr_5e-4": {**RECIPE, "lr": 5e-4},
+    "lr_3e-4": {**RECIPE, "lr": 3e-4},
     "batch_32": {**RECIPE, "batch_size": 32},
+    "batch_128": {**RECIPE, "batch_size": 128},
     "sincos_2d": {"position": "sincos_2d"},  # a fixed table: the reference for how soon the task can be found
 }
 UNIFORM_BAND = 0.98  # a round's mean loss below 0.98 ln C has left the uniform guess
@@ -73,16 +82,32 @@ def take_off(variant: str, seed: int, train_size: int, schedule_images: int, cap
     loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
     per_round = math.ceil(round_images / batch)
     batches = TensorBatches(x, y, batch, shuffle=True, seed=seed)
-    start, done, result = time.perf_counter(), 0, None
-    for number, round_batches in enumerate(in_rounds(batches, math.ceil(cap_images / batch), per_round)):
+    start, done, result, cap_steps = time.perf_counter(), 0, None, math.ceil(cap_images / batch)
+    for number, round_batches in enumerate(in_rounds(batches, cap_steps, per_round)):
         loss, _ = engine.train_step(model, round_batches, loss_fn, optimizer, "cpu", scheduler, GRAD_CLIP,
                                     epoch=number)
-        done += per_round
+        done = min(done + per_round, cap_steps)
         if loss < band * math.log(len(train.classes)):
             result = {"images": done * batch, "steps": done, "loss": loss}
             break
-    return {"variant": variant, "seed": seed, **(result or {"images": None, "steps": None, "loss": loss}),
+    return {"variant": variant, "seed": seed, "batch_size": batch,
+            **(result or {"images": None, "steps": None, "loss": loss}),
             "seconds": time.perf_counter() - start}
+
+
+def save(path: Path, settings: dict[str, Any], runs: list[dict[str, Any]],
+         machine: dict[str, Any]) -> dict[str, Any]:
+    """Add ``runs`` to the JSON file at ``path`` (made with ``settings`` on ``machine``), replacing stored runs of
+    the same variant and seed; returns the file's content. Raises ValueError if the file holds other settings."""
+    stored = json.loads(path.read_text()) if path.exists() else {"settings": settings, "runs": []}
+    if stored.get("settings") != settings:
+        raise ValueError(f"{path} holds runs made with {stored.get('settings')}, not {settings}; pass another --out")
+    new = {(r["variant"], r["seed"]) for r in runs}
+    kept = [r for r in stored["runs"] if (r["variant"], r["seed"]) not in new]
+    content = {"settings": settings, "machine": machine,
+               "runs": sorted(kept + runs, key=lambda r: (list(VARIANTS).index(r["variant"]), r["seed"]))}
+    utils.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(content, indent=1) + "\n"))
+    return content
 
 
 def _take_off(job: tuple) -> dict[str, Any]:
@@ -100,7 +125,13 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=1600 * 64, help="stop a run here (default 1,600 steps of 64)")
     parser.add_argument("--round", type=int, default=47 * 64, help="images per averaged round (default 3,008)")
     parser.add_argument("--workers", type=int, default=2, help="processes, one thread each")
+    parser.add_argument("--out", type=Path, help="add the runs to this JSON file")
     args = parser.parse_args()
+    settings = {"train_size": args.train_size, "schedule_images": args.schedule, "cap_images": args.cap,
+                "round_images": args.round, "band": UNIFORM_BAND}
+    machine = {**describe_machine("cpu"), "threads": 1, "workers": args.workers}
+    if args.out and args.out.exists():
+        save(args.out, settings, [], machine)  # refuse a file of other settings before training, not after
 
     jobs = [(v, s, args.train_size, args.schedule, args.cap, args.round) for v in args.variants for s in args.seeds]
     print(f"pico ViT on {args.train_size:,} dots images; cosine schedule over {args.schedule:,} images, "
@@ -117,13 +148,16 @@ def main() -> None:
     print(f"\n{'variant':<11} " + " ".join(f"{'seed ' + str(s):>14}" for s in args.seeds) + "   median  worst")
     for variant in args.variants:
         runs = [r for r in results if r["variant"] == variant]
-        cells = [f"{r['steps']:>5} ({r['loss']:.2f})" if r["steps"] else f">{args.cap // 64:>4} ({r['loss']:.2f})"
+        cells = [f"{r['steps']:>5} ({r['loss']:.2f})" if r["steps"] else f">{args.cap // r['batch_size']:>4} ({r['loss']:.2f})"
                  for r in runs]
         # in steps of 64 images, so batch sizes compare; a run that did not take off counts as the cap
         at = [(r["images"] or args.cap + 1) / 64 for r in runs]
         worst = max(at)
         print(f"{variant:<11} " + " ".join(f"{c:>14}" for c in cells) +
               f"   {statistics.median(at):>6.0f}  {'>' if worst > args.cap / 64 else ''}{min(worst, args.cap / 64):.0f}")
+    if args.out:
+        save(args.out, settings, results, machine)
+        print(f"runs added to {args.out}")
     print("\ncells: take-off step (that round's mean training loss); steps of the variant's own batch size; "
           "median and worst in steps of 64 images")
 

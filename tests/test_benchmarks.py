@@ -1,5 +1,6 @@
 """The benchmark scripts run and print what the README quotes; their ratio arithmetic is right."""
 
+import json
 import math
 import re
 import subprocess
@@ -115,3 +116,19 @@ def test_takeoff_study_stops_a_run_at_its_first_round_below_the_band():
     stuck = take_off("recipe", seed=0, train_size=300, schedule_images=640, cap_images=256, round_images=128,
                      band=0.0)
     assert stuck["steps"] is None and stuck["images"] is None and stuck["loss"] > 0
+
+
+def test_takeoff_study_adds_runs_to_its_file_and_refuses_other_settings(tmp_path):
+    from vit_takeoff import save
+
+    path, settings, machine = tmp_path / "takeoff.json", {"train_size": 9000, "cap_images": 640}, {"threads": 1}
+    run = {"variant": "recipe", "seed": 0, "steps": 470, "loss": 1.07}
+    save(path, settings, [run, {**run, "variant": "paper_init", "steps": None}], machine)
+    content = save(path, settings, [{**run, "steps": 500}, {**run, "seed": 1}], machine)
+    # the paper's initialisation first (VARIANTS' order), then the recipe by seed; seed 0 replaced, not repeated
+    assert [(r["variant"], r["seed"], r["steps"]) for r in content["runs"]] == [
+        ("paper_init", 0, None), ("recipe", 0, 500), ("recipe", 1, 470)]
+    assert json.loads(path.read_text()) == content
+    with pytest.raises(ValueError, match="pass another --out"):
+        save(path, {**settings, "cap_images": 1280}, [run], machine)
+    assert json.loads(path.read_text()) == content and sorted(p.name for p in tmp_path.iterdir()) == ["takeoff.json"]
