@@ -8,7 +8,7 @@ the first round of ``--round`` images whose mean training loss is 2% below ln 3,
 ``>cap``. The schedule is as long as a real run's (``--schedule`` images), so the learning rate at every step is
 the one the grid would use; only the cap stops it.
 
-    python benchmarks/vit_takeoff.py                      # every variant, seeds 0-2, two worker processes
+    python benchmarks/vit_takeoff.py                      # five variants, seeds 0-2, two worker processes
     python benchmarks/vit_takeoff.py --variants recipe lr_2e-3 --seeds 0 1 2 3 4
     python benchmarks/vit_takeoff.py --out course_utils/experiments/results/vit_takeoff.json   # what lesson 06 reads
 
@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from course_utils import engine, utils
-from course_utils.experiments import describe_machine
+from course_utils.experiments import RECIPE, describe_machine
 from course_utils.experiments.data import TensorBatches, balanced_subset, in_rounds, open_split
 from course_utils.experiments.models import build_model
 from course_utils.experiments.points import (
@@ -47,7 +47,6 @@ from course_utils.experiments.points import (
 )
 from course_utils.optim import init_position_embedding, make_optimizer
 
-RECIPE = {"position_std": 0.2, "position_lr_scale": 10.0}  # the course's recipe (experiments.grids.RECIPE)
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper_init": {},  # the paper's code: std 0.02, the optimizer's learning rate
     "recipe": RECIPE,
