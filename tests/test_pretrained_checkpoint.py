@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils import data_setup, engine, shapes
+from course_utils import data_setup, engine, experiments, shapes
 from course_utils.predict import load_trained_model
 from course_utils.vit import MODEL_CONFIGS
 
@@ -102,12 +102,27 @@ def test_reaches_its_stated_accuracy(checkpoint) -> None:
 
 def test_every_committed_checkpoint_is_small_and_loads() -> None:
     """Also lesson 06's two runs of the plateau experiment (kept with --save-models): a pico ViT that never left
-    ln 3 and one trained with the recipe; lesson 06 measures both. And Table 8's three learned 1-D runs, which
-    lesson 08 measures."""
+    ln 3 and one trained with the recipe; lesson 06 measures both. And Table 8's three learned 1-D runs and lesson 09's
+    three 90,000-image ViTs, which lesson 08 measures."""
     paths = sorted(FOLDER.glob("*.pt"))
     assert {"vit_pico_dots_plateau_paper_seed0.pt", "vit_pico_dots_plateau_recipe_seed0.pt",
-            *(f"vit_pico_dots_recipe_long_seed{seed}.pt" for seed in range(3))} <= {p.name for p in paths}
+            *(f"vit_pico_dots_recipe_long_seed{seed}.pt" for seed in range(3)),
+            *(f"vit_pico_dots_large_seed{seed}.pt" for seed in range(3))} <= {p.name for p in paths}
     for path in paths:
         assert path.stat().st_size < MAX_BYTES, path
         model, class_names = load_trained_model(path)
         assert not model.training and len(class_names) == model.classifier[1].out_features
+
+
+def test_the_data_scale_checkpoints_are_the_committed_runs() -> None:
+    """The three 90,000-image ViTs lesson 08 measures are the data-scale runs lesson 09 reports: the same point of
+    the grid and the same test accuracy as the committed results."""
+    runs = {(row["model"], row["train_size"], row["seed"]): row
+            for row in experiments.load_results(experiments.results_path("data_scale"))}
+    grid = [point for point in experiments.EXPERIMENTS["data_scale"].points
+            if (point["model"], point["train_size"]) == ("vit", 90000)]
+    for point in grid:
+        stored = torch.load(FOLDER / f"vit_pico_dots_large_seed{point['seed']}.pt", map_location="cpu",
+                            weights_only=True)
+        assert stored["point"] == point
+        assert stored["test_acc"] == pytest.approx(runs[("vit", 90000, point["seed"])]["test_acc"])
