@@ -31,21 +31,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from course_utils import engine, utils
-from course_utils.experiments import RECIPE, describe_machine
-from course_utils.experiments.data import TensorBatches, balanced_subset, in_rounds, open_split
-from course_utils.experiments.models import build_model
-from course_utils.experiments.points import (
-    DEFAULTS,
+from course_utils.experiments import (
     GRAD_CLIP,
-    LABEL_SMOOTHING,
-    WARMUP_FRACTION,
-    WEIGHT_DECAY,
+    RECIPE,
+    TensorBatches,
+    balanced_subset,
+    describe_machine,
+    in_rounds,
     make_point,
+    open_split,
+    set_up_training,
 )
-from course_utils.optim import init_position_embedding, make_optimizer
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper_init": {},  # the paper's code: std 0.02, the optimizer's learning rate
@@ -71,14 +69,7 @@ def take_off(variant: str, seed: int, train_size: int, schedule_images: int, cap
     batch = point["batch_size"]
     train = open_split(point["dataset"], "train", point["img_size"])
     x, y = train.take(balanced_subset(train.labels, train_size, seed))
-    utils.set_seeds(seed)
-    model = build_model(point, len(train.classes))
-    if point["position_std"] != DEFAULTS["position_std"]:  # as the runner does, so seeds match its runs
-        init_position_embedding(model, point["position_std"])
-    steps = math.ceil(schedule_images / batch)
-    optimizer = make_optimizer(model, point["lr"], WEIGHT_DECAY, "cpu", point["position_lr_scale"])
-    scheduler = engine.warmup_cosine_scheduler(optimizer, round(WARMUP_FRACTION * steps), steps)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
+    model, optimizer, scheduler, loss_fn = set_up_training(point, len(train.classes), math.ceil(schedule_images / batch))
     per_round = math.ceil(round_images / batch)
     batches = TensorBatches(x, y, batch, shuffle=True, seed=seed)
     start, done, result, cap_steps = time.perf_counter(), 0, None, math.ceil(cap_images / batch)

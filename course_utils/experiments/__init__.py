@@ -15,7 +15,7 @@ The package, one file per concern:
 - ``data``: the splits held in memory (a preset's drawn, ``open_split``), ``balanced_subset``, ``TensorBatches``,
   the rounds of a run (``in_rounds``) and the shuffle probe;
 - ``models``: ``build_model``;
-- ``runner``: ``run_point``, ``run_experiment``, ``estimate_flops``;
+- ``runner``: ``run_point``, ``set_up_training``, ``run_experiment``, ``estimate_flops``;
 - ``results``: the committed results files and ``load_results`` / ``summarise``.
 
 The experiments (``EXPERIMENTS``):
@@ -128,6 +128,7 @@ from course_utils.experiments.runner import (
     estimate_flops,
     run_experiment,
     run_point,
+    set_up_training,
 )
 
 __all__ = ["CNN_WIDTH", "DEFAULTS", "EXPERIMENTS", "FINE_TUNE_LR", "FLOPS_PER_SECOND", "GRAD_CLIP", "LABEL_SMOOTHING",
@@ -135,4 +136,4 @@ __all__ = ["CNN_WIDTH", "DEFAULTS", "EXPERIMENTS", "FINE_TUNE_LR", "FLOPS_PER_SE
            "WARMUP_FRACTION", "WEIGHT_DECAY", "Experiment", "IncompatibleResults", "TensorBatches", "VariantViT",
            "balanced_subset", "build_model", "describe_machine", "estimate_flops", "images_seen", "in_rounds",
            "load_machine", "load_results", "machine_line", "make_point", "open_split", "pretrained_path", "probe_permutation", "reduced", "results_path",
-           "results_table", "run_experiment", "run_point", "schedule", "shuffle_patches", "summarise"]
+           "results_table", "run_experiment", "run_point", "schedule", "set_up_training", "shuffle_patches", "summarise"]

@@ -46,6 +46,23 @@ from course_utils.optim import init_position_embedding, make_optimizer
 from course_utils.progress import progress as progress_bar
 
 
+def set_up_training(point: dict[str, Any], num_classes: int, steps: int, device: str | torch.device = "cpu",
+                    ) -> tuple[nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, nn.Module]:
+    """The seeded model, optimizer, learning-rate schedule over ``steps`` and loss of a complete ``point``.
+
+    Every run of the experiments starts here (``run_point`` and ``benchmarks/vit_takeoff.py``), so a seed gives the
+    same initial weights wherever it trains. A ViT whose ``position_std`` differs from the paper's 0.02 has its
+    position table redrawn at that std (the course's recipe, ``course_utils.optim``).
+    """
+    utils.set_seeds(point["seed"])
+    model = build_model(point, num_classes).to(device)
+    if point["model"] == "vit" and point["position_std"] != DEFAULTS["position_std"]:
+        init_position_embedding(model, point["position_std"])
+    optimizer = make_optimizer(model, point["lr"], WEIGHT_DECAY, device, point["position_lr_scale"] or 1.0)
+    scheduler = engine.warmup_cosine_scheduler(optimizer, round(WARMUP_FRACTION * steps), steps)
+    return model, optimizer, scheduler, nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
+
+
 def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: bool = False,
               device: str | None = None, progress: bool | None = False,
               save_model: str | Path | None = None) -> dict[str, Any]:
@@ -76,18 +93,12 @@ def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: 
     shuffled_x = shuffle_patches(test_x, point["patch_size"],
                                  probe_permutation((point["img_size"] // point["patch_size"]) ** 2))
 
-    utils.set_seeds(point["seed"])
-    model = build_model(point, len(train_split.classes)).to(device)
-    if point["model"] == "vit" and point["position_std"] != DEFAULTS["position_std"]:
-        init_position_embedding(model, point["position_std"])
     chosen = precision.choose_precision(device, point["amp"])
     epochs, steps_per_epoch = schedule(point)
     steps = epochs * steps_per_epoch
     per_round = min(steps_per_epoch, math.ceil(ROUND_IMAGES / point["batch_size"]))  # an epoch up to 9,000 images
+    model, optimizer, scheduler, loss_fn = set_up_training(point, len(train_split.classes), steps, device)
     flops_per_epoch = flops.training_flops(model, tuple(train_x.shape[1:]), point["train_size"])
-    optimizer = make_optimizer(model, point["lr"], WEIGHT_DECAY, device, point["position_lr_scale"] or 1.0)
-    scheduler = engine.warmup_cosine_scheduler(optimizer, round(WARMUP_FRACTION * steps), steps)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
     scaler = chosen.grad_scaler()
     batches = TensorBatches(train_x, train_y, point["batch_size"], shuffle=True, seed=point["seed"])
 
