@@ -261,7 +261,8 @@ def test_set_up_training_seeds_the_model_and_applies_the_recipe():
     recipe = E.make_point(img_size=32, seed=3, **E.RECIPE)
     model, optimizer, scheduler, loss_fn = E.set_up_training(recipe, 3, steps=100)
     again, *_ = E.set_up_training(recipe, 3, steps=100)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(),
+                                                     strict=True))
     assert 0.1 < float(model.position_embedding.std()) < 0.25  # redrawn at the recipe's 0.2
     peaks = [group["initial_lr"] for group in optimizer.param_groups]  # before the warmup scales them
     assert peaks[0] == recipe["lr"] and peaks[2] == pytest.approx(10 * recipe["lr"])
