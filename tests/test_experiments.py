@@ -89,8 +89,13 @@ def test_the_experiments_grids():
     assert {p["min_steps"] for p in positions} == {4000} and {p["min_steps"] for p in plateau} == {2000}
     pooling = E.EXPERIMENTS["pooling_lr"].points
     assert {(p["pooling"], p["lr"]) for p in pooling} == {(k, lr) for k in ("cls", "gap")
-                                                         for lr in (3e-4, 1e-3, 3e-3)}
-    assert len(pooling) == 18 and {p["position"] for p in pooling} == {"sincos_2d"}
+                                                         for lr in (3e-4, 8e-4, 2e-3, 5e-3)}
+    assert len(pooling) == 40 and {p["seed"] for p in pooling} == {0, 1, 2, 3, 4}
+    # Figure 9 runs on Table 8's relative embedding, drawn and trained as there, on a shorter schedule
+    table_8_relative = next(p for p in positions if p["position"] == "relative")
+    assert all(p == {**table_8_relative, "pooling": p["pooling"], "lr": p["lr"], "seed": p["seed"], "min_steps": 1000}
+               for p in pooling)
+    assert E.schedule(pooling[0]) == (8, 141)  # 1,128 steps
     for experiment in E.EXPERIMENTS.values():
         keys = [json.dumps(p, sort_keys=True) for p in experiment.points]
         assert len(set(keys)) == len(keys)  # no point twice
@@ -100,7 +105,7 @@ def test_the_experiments_grids():
 def test_grid_with_other_seeds_and_reduced():
     experiment = E.EXPERIMENTS["pooling_lr"]
     grid = experiment.grid(seeds=[5, 6, 7])
-    assert len(grid) == 6 * 3 and [p["seed"] for p in grid[:4]] == [5, 6, 7, 5]
+    assert len(grid) == 8 * 3 and [p["seed"] for p in grid[:4]] == [5, 6, 7, 5]
     fast = experiment.grid(fast=True)
     assert fast == [E.reduced(p) for p in experiment.points]
     sizes = [E.reduced(E.make_point(train_size=s))["train_size"] for s in (300, 900, 3000, 9000)]
@@ -532,7 +537,7 @@ def test_list_prints_points_and_flops(capsys, monkeypatch):
     assert lines[0].startswith("experiment")
     rows = {line.split()[0]: line.split()[1:4] for line in lines[1:] if line and not line.startswith(" ")}
     assert rows["data_scale"] == ["45", "135.0", "1.25"]  # 45 x 3 TFLOP at 30 GFLOP/s
-    assert rows["position_embeddings"][0] == "15" and rows["pooling_lr"][0] == "18"
+    assert rows["position_embeddings"][0] == "15" and rows["pooling_lr"][0] == "40"
 
 
 def test_the_cli_needs_a_known_name():

@@ -110,9 +110,15 @@ def results_table() -> list[str]:
     pooling = load_results(results_path("pooling_lr"))
     accuracy = summarise(pooling, ["pooling", "lr"])
     lrs = sorted({r["lr"] for r in pooling})
-    cells = [f"{head} " + " / ".join(_spread(accuracy[(head, lr)]) for lr in lrs) for head in ("cls", "gap")]
-    rows.append("| Figure 9 (first look, before the recipe): class token / GAP at lr "
-                + ", ".join(f"{lr:g}" for lr in lrs)
-                + ", 2-D sine-cosine embedding, 846 steps | " + "; ".join(cells)
+    cells = []
+    for head in ("cls", "gap"):
+        parts = []
+        for lr in lrs:
+            runs = [r for r in pooling if (r["pooling"], r["lr"]) == (head, lr)]
+            left = sum(r["train_loss"] < 0.9 * ln3 for r in runs)
+            parts.append(f"{_spread(accuracy[(head, lr)])} ({left} of {len(runs)} left ln 3)")
+        cells.append(f"{head} " + " / ".join(parts))
+    rows.append("| Figure 9: class token / GAP at lr " + ", ".join(f"{lr:g}" for lr in lrs)
+                + ", relative embedding on the recipe, 9,000 `dots`, up to 1,128 steps | " + "; ".join(cells)
                 + " | lesson 10, `python -m course_utils.experiments pooling_lr` |")
     return rows
