@@ -29,6 +29,10 @@ Printed, per configuration:
   profiled steps' wall time. The profiler adds a few microseconds per op, so the profiled step is slower than
   the timed one, most of all for the smallest models; its ms are printed beside the breakdown.
 
+With ``--compile MODE`` the model's forward (and so its backward) and the update (clip and AdamW) run through
+``torch.compile`` in that mode; the first step's time, compilation included, is printed per configuration, and a
+compiled region's ops count as "other" in the breakdown.
+
 How to read it: the small ViTs are partly overhead-bound. A nano step at 24 px has 10 tokens per image, so its
 matmuls are small, and a fixed cost per op (dispatch, autograd, Python) that does not shrink with the model
 is a large part of the step: expect its share of the matmul rate to sit below ViT-Ti's, and to rise with the
@@ -40,6 +44,7 @@ several times slower), and on a CPU faster than the course's baseline (2 cores, 
     python benchmarks/step_efficiency.py                               # every configuration, a few minutes on 2 cores
     python benchmarks/step_efficiency.py --models nano --batches 64 128 256 --repeats 11
     python benchmarks/step_efficiency.py --models pico --batches 64 --attention fused   # against the package's path
+    python benchmarks/step_efficiency.py --models pico nano --batches 64 --compile default  # torch.compile'd
     ../shared/tools/as-baseline-cpu python benchmarks/step_efficiency.py
     python benchmarks/step_efficiency.py --quick --models nano         # a smoke run: seconds, numbers are noise
 """
@@ -113,6 +118,7 @@ class Case:
     step: Callable[[], None]
     flops: int
     calls: int = 1  # timed steps per round
+    first_seconds: float = 0.0  # the first step (compilation included, if any)
     seconds: list[float] = field(default_factory=list)  # per step, one entry per round
 
     @property
@@ -126,9 +132,10 @@ def endless(batches: TensorBatches) -> Iterator[tuple[torch.Tensor, torch.Tensor
         yield from batches
 
 
-def make_case(config: Config, batch: int, seed: int = 0) -> Case:
+def make_case(config: Config, batch: int, seed: int = 0, compile_mode: str | None = None) -> Case:
     """A fresh model of ``config``, its optimizer, and a step on ``batch`` images drawn from two batches' worth
-    of random uint8 images held in memory, as the experiments hold theirs. FLOPs are counted here, once."""
+    of random uint8 images held in memory, as the experiments hold theirs. FLOPs are counted here, once. With
+    ``compile_mode``, the forward and the update (clip and AdamW) are ``torch.compile``d in that mode."""
     torch.manual_seed(seed)
     model = vit.create_vit(config.size, config.patch_size, img_size=config.img_size, num_classes=config.num_classes,
                            mlp_dropout=0.0, embedding_dropout=0.0).train()
@@ -139,16 +146,22 @@ def make_case(config: Config, batch: int, seed: int = 0) -> Case:
     batches = endless(TensorBatches(images, labels, batch, shuffle=True, seed=seed))
     parameters = list(model.parameters())
 
+    def update() -> None:
+        nn.utils.clip_grad_norm_(parameters, GRAD_CLIP)
+        optimizer.step()
+
+    forward = model if compile_mode is None else torch.compile(model, mode=compile_mode)
+    update = update if compile_mode is None else torch.compile(update, mode=compile_mode)
+
     def step() -> None:
         with record_function("step.data"):
             x, y = next(batches)
-        loss = loss_fn(model(x), y)
+        loss = loss_fn(forward(x), y)
         with record_function("step.optimizer"):
             optimizer.zero_grad(set_to_none=True)
         loss.backward()
         with record_function("step.optimizer"):
-            nn.utils.clip_grad_norm_(parameters, GRAD_CLIP)
-            optimizer.step()
+            update()
 
     x = images[:batch].float().div_(255)
     step_flops = flops.train_step_flops(model, x, labels[:batch], loss_fn)
@@ -189,11 +202,13 @@ def seconds_per_step(step: Callable[[], None], calls: int) -> float:
 
 def warm_up(case: Case, steps: int, round_seconds: float) -> None:
     """Run ``steps`` untimed steps (at least one) and size the rounds: as many steps as fit in ``round_seconds``
-    by the last warm-up step's time, at least one."""
-    for _ in range(max(steps, 1)):
+    by the last warm-up step's time, at least one. The first step's time is kept (``first_seconds``)."""
+    for i in range(max(steps, 1)):
         start = time.perf_counter()
         case.step()
         last = time.perf_counter() - start
+        if i == 0:
+            case.first_seconds = last
     case.calls = max(1, min(1000, round(round_seconds / last)))
 
 
@@ -284,6 +299,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--attention", choices=("auto", "fused", "written"), default="auto",
                         help="the attention path: the package's choice by head size (vit.writes_attention_out), "
                              "always the fused kernel, or always written out (default: auto)")
+    parser.add_argument("--compile", default="off", choices=("off", "default", "reduce-overhead", "max-autotune",
+                                                            "max-autotune-no-cudagraphs"),
+                        help="torch.compile the forward and the update in this mode (default: off)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: nano, batch 8, 2 short rounds, one profiled step; its numbers are noise")
     args = parser.parse_args(argv)
@@ -307,9 +325,11 @@ def main(argv: list[str] | None = None) -> None:
     print("fp32 training step of the course's small ViTs on the CPU (forward, label-smoothed cross-entropy, "
           f"backward, clip {GRAD_CLIP}, fused AdamW)")
     print(f"torch {torch.__version__}, CPU capability: {torch.backends.cpu.get_cpu_capability()}, "
-          f"threads: {torch.get_num_threads()}, attention: {args.attention}, median of {args.repeats} interleaved rounds")
+          f"threads: {torch.get_num_threads()}, attention: {args.attention}, compile: {args.compile}, "
+          f"median of {args.repeats} interleaved rounds")
 
-    cases = [make_case(CONFIGS[name], batch) for name in args.models
+    compile_mode = None if args.compile == "off" else args.compile
+    cases = [make_case(CONFIGS[name], batch, compile_mode=compile_mode) for name in args.models
              for batch in (args.batches or CONFIGS[name].batches)]
     matmul = MatmulRate(seconds=round_seconds)
     matmul.measure()  # warm-up; its rate is not kept
@@ -320,6 +340,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"fp32 matmul {MATMUL_SIZE}x{MATMUL_SIZE}: {span(matmul.rates, '.1f')} GFLOP/s")
     for name in args.models:
         print(f"{CONFIGS[name].label}: {CONFIGS[name].what}")
+    if compile_mode is not None:
+        print("first step, compilation included: " + ", ".join(f"{case.name} {case.first_seconds:.1f} s"
+                                                                 for case in cases))
     print()
 
     width = max(len(case.config.label) for case in cases) + 2

@@ -105,6 +105,15 @@ def test_step_efficiency_benchmark_prints_time_rate_share_and_a_breakdown_summin
     assert by_group[groups.index("matmul")] > 0 and by_group[groups.index("optimizer")] > 0, out
 
 
+@pytest.mark.slow
+def test_step_efficiency_benchmark_times_a_compiled_step_and_its_compilation():
+    out = run("step_efficiency.py", "--quick", "--models", "nano", "--threads", "1", "--compile", "default")
+    assert "compile: default" in out, out
+    first = re.search(r"^first step, compilation included: nano 24 px / 8 x8 ([\d.]+) s$", out, re.M)
+    assert first and float(first.group(1)) > 0, out
+    assert re.search(r"^nano 24 px / 8\s+8\s+10\s+[\d.]+\s+[\d.]+ \(", out, re.M), out
+
+
 def test_takeoff_study_stops_a_run_at_its_first_round_below_the_band():
     from vit_takeoff import take_off
 
