@@ -3,6 +3,7 @@
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,8 @@ def test_step_efficiency_benchmark_prints_time_rate_share_and_a_breakdown_summin
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                    reason="torch.compile on the CPU builds its kernels with a C++ compiler, and none is installed")
 def test_step_efficiency_benchmark_times_a_compiled_step_and_its_compilation():
     out = run("step_efficiency.py", "--quick", "--models", "nano", "--threads", "1", "--compile", "default")
     assert "compile: default" in out, out
