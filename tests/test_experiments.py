@@ -563,6 +563,14 @@ def test_summarise_by_hand():
 
 
 
+def test_take_off_step_is_the_end_of_the_first_round_below_the_band():
+    row = {"train_losses": [1.0986, 1.09, 1.07, 0.5], "steps_per_round": 141, "steps": 500}
+    assert E.take_off_step(row) == 3 * 141  # 1.07 is the first loss more than 2% below ln 3 = 1.0986
+    assert E.take_off_step({**row, "train_losses": [1.0986, 1.09, 0.6]}, band=0.5) is None  # 0.6 > 0.5 ln 3
+    assert E.take_off_step({**row, "train_losses": [1.0986, 1.09, 1.09, 0.3]}) == 500  # its last round ended early
+    assert E.take_off_step({**row, "train_losses": [1.0986, 1.09]}) is None
+
+
 def test_committed_results_paths_and_machine_line(tmp_path):
     assert E.results_path("data_scale") == E.RESULTS_DIR / "data_scale.json"
     assert E.results_path("pooling_lr", fast=True).name == "pooling_lr_fast.json"

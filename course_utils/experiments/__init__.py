@@ -121,6 +121,7 @@ from course_utils.experiments.results import (
     results_path,
     results_table,
     summarise,
+    take_off_step,
 )
 from course_utils.experiments.runner import (
     IncompatibleResults,
@@ -136,4 +137,5 @@ __all__ = ["CNN_WIDTH", "DEFAULTS", "EXPERIMENTS", "FINE_TUNE_LR", "FLOPS_PER_SE
            "WARMUP_FRACTION", "WEIGHT_DECAY", "Experiment", "IncompatibleResults", "TensorBatches", "VariantViT",
            "balanced_subset", "build_model", "describe_machine", "estimate_flops", "images_seen", "in_rounds",
            "load_machine", "load_results", "machine_line", "make_point", "open_split", "pretrained_path", "probe_permutation", "reduced", "results_path",
-           "results_table", "run_experiment", "run_point", "schedule", "set_up_training", "shuffle_patches", "summarise"]
+           "results_table", "run_experiment", "run_point", "schedule", "set_up_training", "shuffle_patches", "summarise",
+           "take_off_step"]

@@ -56,6 +56,16 @@ def summarise(results: Sequence[dict[str, Any]], by: Sequence[str],
             for key, values in groups.items()}
 
 
+def take_off_step(row: dict[str, Any], band: float = 0.02) -> int | None:
+    """The step at which a committed run left ln C: the end of its first round (``steps_per_round`` steps) whose
+    mean training loss was more than ``band`` (relative) below ln 3, the loss of a uniform guess over the dots'
+    3 classes; None if no round was."""
+    for number, loss in enumerate(row["train_losses"], start=1):
+        if loss < (1 - band) * math.log(3):
+            return min(number * row["steps_per_round"], row["steps"])
+    return None
+
+
 def _spread(summary: tuple[float, float, float, int]) -> str:
     """``summarise``'s (mean, lowest, highest, count) of a group as "mean [lowest, highest]"."""
     mean, low, high, _ = summary
