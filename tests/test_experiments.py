@@ -408,6 +408,26 @@ def test_the_cli_adds_seeds_and_refuses_other_settings(tmp_path, monkeypatch, ca
     assert "experiment 'other'" in capsys.readouterr().err
 
 
+def test_a_grid_resumed_on_another_machine_keeps_each_runs_machine(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(runner, "run_point", fake_run_point(calls))
+    avx2 = {"device": "cpu", "cpu_capability": "AVX2", "threads": 2, "torch": "2.x", "platform": "p"}
+    out = tmp_path / "tiny.json"
+    monkeypatch.setattr(runner, "describe_machine", lambda device=None: dict(avx2))
+    E.run_experiment(tiny_experiment(seeds=(0,)), out)
+    assert E.load_machine(out) == "cpu, CPU capability AVX2, 2 threads, torch 2.x"
+    content = json.loads(out.read_text())
+    for entry in content["points"]:  # a file written before runs recorded their machine
+        del entry["metrics"]["machine"]
+    out.write_text(json.dumps(content))
+    monkeypatch.setattr(runner, "describe_machine", lambda device=None: {**avx2, "cpu_capability": "AVX512"})
+    E.run_experiment(tiny_experiment(seeds=(0, 1)), out)  # seed 1 on the other machine
+    made_on = {(row["seed"], row["machine"].split(",")[1].strip()) for row in E.load_results(out)}
+    assert made_on == {(0, "CPU capability AVX2"), (1, "CPU capability AVX512")}
+    assert E.load_machine(out) == ("cpu, CPU capability AVX2, 2 threads, torch 2.x (2 runs); "
+                                   "cpu, CPU capability AVX512, 2 threads, torch 2.x (2 runs)")
+
+
 def test_a_point_trained_for_another_experiment_is_reused(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(runner, "run_point", fake_run_point(calls))
@@ -541,6 +561,11 @@ def test_list_prints_points_and_flops(capsys, monkeypatch):
     assert rows["position_embeddings"][0] == "15" and rows["pooling_lr"][0] == "40"
 
 
+def test_hours_at_baseline_is_flops_at_the_sustained_rate():
+    assert E.hours_at_baseline(E.FLOPS_PER_SECOND * 3600) == pytest.approx(1.0)
+    assert E.hours_at_baseline(108e12) == pytest.approx(1.0)  # 108 TFLOP at 30 GFLOP/s
+
+
 def test_the_cli_needs_a_known_name():
     for argv in ([], ["nope"]):
         with pytest.raises(SystemExit):
@@ -570,6 +595,8 @@ def test_take_off_step_is_the_end_of_the_first_round_below_the_band():
     assert E.take_off_step({**row, "train_losses": [1.0986, 1.09, 0.6]}, band=0.5) is None  # 0.6 > 0.5 ln 3
     assert E.take_off_step({**row, "train_losses": [1.0986, 1.09, 1.09, 0.3]}) == 500  # its last round ended early
     assert E.take_off_step({**row, "train_losses": [1.0986, 1.09]}) is None
+    older = {"train_losses": [1.0986, 1.07], "train_size": 900, "batch_size": 64, "steps": 30}  # rounds are epochs
+    assert E.take_off_step(older) == 2 * 15
 
 
 def test_committed_results_paths_and_machine_line(tmp_path):

@@ -66,7 +66,9 @@ are shuffled in one fixed random order (``shuffle_patches``: who cares where the
 (the last epoch's mean, label-smoothed) and, in the newer files, ``train_losses`` and ``train_accs`` (every
 epoch's means); ``train_flops`` (``course_utils.flops.training_flops``: forward and backward of every training
 image seen); ``train_s`` (the training loop) and ``wall_s`` (the whole point, data included); ``epochs`` and
-``steps`` (as run), ``params``, ``precision`` and ``device``.
+``steps`` (as run), ``params``, ``precision`` and ``device``; in the newer files ``machine``, the
+``machine_line`` of the machine it ran on (a grid resumed on another machine holds runs of both:
+``load_machine`` lists each with its number of runs).
 
 **Fast runs.** ``reduced(point)`` is the same point with a tenth of the images, a twentieth of the minimum
 steps and a quarter of the minimum epochs. ``python -m course_utils.experiments NAME --fast`` runs every point
@@ -78,8 +80,7 @@ its points in the experiment's order (seeds last); they are run seed by seed, so
 every setting once. A second run skips the points already in the file (keyed by their settings) and adds any
 new seeds (``--seeds``), but refuses a file holding a point that the experiment does not have (another
 schedule, precision or version of the grid): delete it or pass another ``--out``. A point whose settings (seed
-included) are already in another results file of the same folder is copied from it, not trained again (the
-plateau's recipe runs are Table 8's learned 1-D runs).
+included) are already in another results file of the same folder is copied from it, not trained again.
 """
 
 from course_utils.experiments.data import (
@@ -108,6 +109,7 @@ from course_utils.experiments.points import (
     WARMUP_FRACTION,
     WEIGHT_DECAY,
     Experiment,
+    hours_at_baseline,
     make_point,
     reduced,
     schedule,
@@ -135,7 +137,7 @@ from course_utils.experiments.runner import (
 __all__ = ["CNN_WIDTH", "DEFAULTS", "EXPERIMENTS", "FINE_TUNE_LR", "FLOPS_PER_SECOND", "GRAD_CLIP", "LABEL_SMOOTHING",
            "MODELS", "POOLINGS", "POOLING_LRS", "POSITIONS", "RECIPE", "RESULTS_DIR", "ROUND_IMAGES", "SHUFFLE_SEED", "VIT_SIZE",
            "WARMUP_FRACTION", "WEIGHT_DECAY", "Experiment", "IncompatibleResults", "TensorBatches", "VariantViT",
-           "balanced_subset", "build_model", "describe_machine", "estimate_flops", "images_seen", "in_rounds",
+           "balanced_subset", "build_model", "describe_machine", "estimate_flops", "hours_at_baseline", "images_seen", "in_rounds",
            "load_machine", "load_results", "machine_line", "make_point", "open_split", "pretrained_path", "probe_permutation", "reduced", "results_path",
            "results_table", "run_experiment", "run_point", "schedule", "set_up_training", "shuffle_patches", "summarise",
            "take_off_step"]

@@ -62,7 +62,7 @@ def list_experiments(names: list[str], seeds: list[int] | None, fast: bool) -> N
         experiment = experiments.EXPERIMENTS[name]
         points = experiment.grid(seeds, fast)
         total = experiments.estimate_flops(points)
-        print(f"{name:<22}{len(points):>7}{total / 1e12:>10.1f}{total / rate / 3600:>10.2f}")
+        print(f"{name:<22}{len(points):>7}{total / 1e12:>10.1f}{experiments.hours_at_baseline(total):>10.2f}")
         print(textwrap.indent(textwrap.fill(experiment.description, 100), "    "))
 
 

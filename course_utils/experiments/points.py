@@ -50,6 +50,11 @@ REDUCED_MAX_STEPS = 100  # ...and keeps min_steps at most this: a lesson re-runs
 FLOPS_PER_SECOND = 30e9  # what the baseline CPU (2 cores, AVX2, fp32) sustains on small ViTs: for estimates
 
 
+def hours_at_baseline(flops: float) -> float:
+    """Hours that ``flops`` of training take on the baseline CPU, at the rate it sustains (``FLOPS_PER_SECOND``)."""
+    return flops / FLOPS_PER_SECOND / 3600
+
+
 def make_point(**settings: Any) -> dict[str, Any]:
     """A complete point: ``DEFAULTS`` overridden by ``settings``, keys in ``DEFAULTS``' order, checked.
 

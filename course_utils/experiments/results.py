@@ -31,8 +31,18 @@ def machine_line(machine: dict[str, Any]) -> str:
 
 
 def load_machine(path: str | Path) -> str:
-    """Where a results file was made, as ``machine_line`` writes it."""
-    return machine_line(json.loads(Path(path).read_text())["machine"])
+    """Where a results file's runs were made, as ``machine_line`` writes it: one line, or, for a grid resumed on
+    another machine, each machine's line with its number of runs (a run records its machine in its metrics; one
+    that does not was made on the file's ``machine``)."""
+    content = json.loads(Path(path).read_text())
+    default = machine_line(content["machine"])
+    runs: dict[str, int] = {}
+    for entry in content["points"]:
+        line = entry["metrics"].get("machine", default)
+        runs[line] = runs.get(line, 0) + 1
+    if len(runs) <= 1:
+        return next(iter(runs), default)
+    return "; ".join(f"{line} ({count} runs)" for line, count in runs.items())
 
 
 def load_results(path: str | Path) -> list[dict[str, Any]]:
@@ -59,10 +69,11 @@ def summarise(results: Sequence[dict[str, Any]], by: Sequence[str],
 def take_off_step(row: dict[str, Any], band: float = 0.02) -> int | None:
     """The step at which a committed run left ln C: the end of its first round (``steps_per_round`` steps) whose
     mean training loss was more than ``band`` (relative) below ln 3, the loss of a uniform guess over the dots'
-    3 classes; None if no round was."""
+    3 classes; None if no round was. The older files, without ``steps_per_round``, averaged by epoch."""
+    per_round = row.get("steps_per_round") or math.ceil(row["train_size"] / row["batch_size"])
     for number, loss in enumerate(row["train_losses"], start=1):
         if loss < (1 - band) * math.log(3):
-            return min(number * row["steps_per_round"], row["steps"])
+            return min(number * per_round, row["steps"])
     return None
 
 

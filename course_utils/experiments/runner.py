@@ -42,6 +42,7 @@ from course_utils.experiments.points import (
     reduced,
     schedule,
 )
+from course_utils.experiments.results import machine_line
 from course_utils.optim import init_position_embedding, make_optimizer
 from course_utils.progress import progress as progress_bar
 
@@ -209,8 +210,13 @@ def _runs_beside(out: Path) -> dict[str, dict[str, Any]]:
         if path.resolve() == out.resolve():
             continue
         try:
-            for entry in json.loads(path.read_text()).get("points", []):
-                runs.setdefault(_key(entry["settings"]), entry["metrics"])
+            content = json.loads(path.read_text())
+            made_on = machine_line(content["machine"]) if "machine" in content else None
+            for entry in content.get("points", []):
+                metrics = entry["metrics"]
+                if made_on:  # with the machine it was made on
+                    metrics = {**metrics, "machine": metrics.get("machine", made_on)}
+                runs.setdefault(_key(entry["settings"]), metrics)
         except (ValueError, KeyError, AttributeError):
             continue  # not a results file
     return runs
@@ -288,6 +294,10 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
     machine = describe_machine(device)
     if workers > 1:  # each worker trains on its share of the threads (``_train_all``)
         machine.update(threads=max(1, machine["threads"] // workers), workers=workers)
+    if "machine" in stored:  # a resumed file: its runs keep the machine they were made on, if this is another
+        for entry in points:
+            entry["metrics"].setdefault("machine", machine_line(stored["machine"]))
+    line = machine_line(machine)
     content: dict[str, Any] = {}
 
     def write() -> None:
@@ -304,7 +314,7 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
     try:
         finished = _train_all(jobs, workers, progress, data_root=data_root, device=device)
         for point, metrics in itertools.chain(reused, finished):  # written as each run ends
-            points.append({"settings": point, "metrics": metrics})
+            points.append({"settings": point, "metrics": {**metrics, "machine": metrics.get("machine", line)}})
             write()
             bar.set_postfix(test_acc=f"{metrics['test_acc']:.3f}")
             bar.update()
