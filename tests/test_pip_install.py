@@ -137,6 +137,14 @@ def test_course_utils_is_imported_from_the_wheel(installed, tmp_path):
     assert data_dir == tmp_path.resolve() / "data"  # outside a clone, datasets go under ./data
 
 
+def test_the_wheel_ships_the_committed_results_the_lessons_read(installed, tmp_path):
+    shipped = installed.site_packages / "course_utils" / "experiments" / "results"
+    committed = REPO_ROOT / "course_utils" / "experiments" / "results"
+    names = sorted(str(path.relative_to(committed)) for path in committed.rglob("*.json"))
+    assert "reruns/pooling_lr_cls_8e-4_seed3_avx2.json" in names  # lesson 10 reads the one re-run
+    assert sorted(str(path.relative_to(shipped)) for path in shipped.rglob("*.json")) == names
+
+
 def test_lesson_01_data_cell_generates_the_data_in_the_working_folder(installed, tmp_path):
     cells = code_cells("01_data.ipynb")
     printed = installed.run_cells([
