@@ -21,6 +21,9 @@ Apple GPU (MPS)                                fp32 (opt in with ``--amp fp16``,
 On MPS, PyTorch's autocast accepts fp16 and bf16 (bf16 from macOS 14), but the gain varies a lot between
 Apple GPUs and some ops fall back to fp32, so ``auto`` stays in fp32 there; ``--amp fp16`` opts in.
 
+A CPU's bf16 counts only where oneDNN, which runs autocast's bf16 matrix multiplies, may use it: with
+``ONEDNN_MAX_CPU_ISA=AVX2`` (a fast CPU standing in for the baseline) the policy stays in fp32.
+
 ``--amp bf16``, ``--amp fp16`` and ``--amp off`` override the choice. fp16 always comes with a GradScaler,
 which multiplies the loss before ``backward`` so that small gradients do not underflow fp16's range.
 """
@@ -70,8 +73,16 @@ class Precision:
 
 
 def cpu_has_native_bf16() -> bool:
-    """True if this CPU computes bf16 in hardware: AVX-512 BF16 or AMX tiles (Intel Sapphire Rapids+, AMD Zen 4+)."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    """True if this CPU computes bf16 in hardware, AVX-512 BF16 or AMX tiles (Intel Sapphire Rapids+, AMD Zen 4+),
+    and oneDNN, which runs autocast's bf16 matrix multiplies, may use them (``onednn_may_use_bf16``)."""
+    hardware = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return bool(hardware and onednn_may_use_bf16())
+
+
+def onednn_may_use_bf16() -> bool:
+    """False where oneDNN is held below AVX-512 (``ONEDNN_MAX_CPU_ISA=AVX2``, as when a fast CPU stands in for a
+    slower one): its bf16 is then emulated, about 10x slower than fp32, whatever the CPU has."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def cuda_has_native_bf16(device: str | torch.device = "cuda") -> bool:
@@ -91,6 +102,9 @@ def auto_precision(device: str | torch.device) -> Precision:
     if device_type == "cpu":
         if cpu_has_native_bf16():
             return Precision("cpu", torch.bfloat16, "this CPU has native bf16 (AVX-512 BF16 or AMX)")
+        if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported():
+            return Precision("cpu", None, "this CPU has bf16 instructions, but oneDNN is held below AVX-512 "
+                                          "(ONEDNN_MAX_CPU_ISA), so bf16 would be emulated and slow")
         return Precision("cpu", None, "this CPU has no native bf16, so bf16 would be emulated and slow")
     if device_type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)

@@ -1,6 +1,9 @@
 """precision: every branch of the hardware policy, with the hardware checks mocked (this machine has one CPU)."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -10,10 +13,11 @@ from course_utils import engine, precision, shapes, train
 
 @pytest.fixture
 def cpu(monkeypatch):
-    """Set what the CPU reports: avx512_bf16 and AMX tiles."""
-    def set_cpu(avx512_bf16: bool, amx: bool) -> None:
+    """Set what the CPU reports: avx512_bf16 and AMX tiles, and whether oneDNN may use them."""
+    def set_cpu(avx512_bf16: bool, amx: bool, onednn_bf16: bool = True) -> None:
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+        monkeypatch.setattr(precision, "onednn_may_use_bf16", lambda: onednn_bf16)
     return set_cpu
 
 
@@ -44,6 +48,20 @@ def test_auto_on_cpu_uses_bf16_only_where_it_is_native(cpu, avx512_bf16, amx, ex
                                      "emulated and slow)")
     else:
         assert chosen.describe().startswith("precision: bf16 (this CPU has native bf16")
+
+
+def test_auto_on_cpu_stays_fp32_where_onednn_is_held_below_avx512(cpu):
+    cpu(avx512_bf16=True, amx=False, onednn_bf16=False)  # ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 BF16 CPU
+    chosen = precision.choose_precision("cpu", "auto")
+    assert chosen.dtype is None and "ONEDNN_MAX_CPU_ISA" in chosen.describe()
+
+
+def test_onednn_held_to_avx2_reports_no_bf16():
+    """The real check, in a fresh process with oneDNN held to AVX2: never bf16, whatever this CPU has."""
+    script = "from course_utils import precision; print(precision.onednn_may_use_bf16(), precision.cpu_has_native_bf16())"
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2"}
+    printed = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert printed.stdout.split() == ["False", "False"]
 
 
 @pytest.mark.parametrize(("capability", "expected", "scaler"), [
