@@ -646,6 +646,18 @@ def test_committed_results_hold_every_point_of_the_experiment(name, fast):
             assert metrics["epochs"] == epochs or metrics["train_accs"][-1] >= entry["settings"]["stop_train_acc"]
 
 
+def test_committed_reruns_are_points_of_their_experiment_with_their_machine():
+    """results/reruns/ holds single runs re-made elsewhere (lesson 10 reads one): each is a point of its experiment's
+    current grid, so a changed grid makes it stale here, and says which machine made it."""
+    paths = sorted((E.RESULTS_DIR / "reruns").glob("*.json"))
+    assert paths
+    for path in paths:
+        content = json.loads(path.read_text())
+        grid = {json.dumps(p, sort_keys=True) for p in E.EXPERIMENTS[content["experiment"]].points}
+        assert all(json.dumps(entry["settings"], sort_keys=True) in grid for entry in content["points"]), path
+        assert all(entry["metrics"]["machine"] == E.load_machine(path) for entry in content["points"]), path
+
+
 def test_every_committed_recipe_run_of_the_plateau_trained():
     """Lesson 06's claim: with the recipe, the ViT with the paper's learned 1-D embedding leaves ln C on every
     seed (a training loss below 0.9 ln 3 at the end), and with the paper's initialisation on none. Table 8's
