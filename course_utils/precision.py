@@ -72,11 +72,15 @@ class Precision:
         return f"precision: {self.name} ({self.reason})"
 
 
+def cpu_has_bf16_instructions() -> bool:
+    """True if this CPU has bf16 instructions: AVX-512 BF16 or AMX tiles (Intel Sapphire Rapids+, AMD Zen 4+)."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def cpu_has_native_bf16() -> bool:
-    """True if this CPU computes bf16 in hardware, AVX-512 BF16 or AMX tiles (Intel Sapphire Rapids+, AMD Zen 4+),
-    and oneDNN, which runs autocast's bf16 matrix multiplies, may use them (``onednn_may_use_bf16``)."""
-    hardware = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return bool(hardware and onednn_may_use_bf16())
+    """True if this CPU computes bf16 in hardware (``cpu_has_bf16_instructions``) and oneDNN, which runs autocast's
+    bf16 matrix multiplies, may use those instructions (``onednn_may_use_bf16``)."""
+    return cpu_has_bf16_instructions() and onednn_may_use_bf16()
 
 
 def onednn_may_use_bf16() -> bool:
@@ -102,7 +106,7 @@ def auto_precision(device: str | torch.device) -> Precision:
     if device_type == "cpu":
         if cpu_has_native_bf16():
             return Precision("cpu", torch.bfloat16, "this CPU has native bf16 (AVX-512 BF16 or AMX)")
-        if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported():
+        if cpu_has_bf16_instructions():
             return Precision("cpu", None, "this CPU has bf16 instructions, but oneDNN is held below AVX-512 "
                                           "(ONEDNN_MAX_CPU_ISA), so bf16 would be emulated and slow")
         return Precision("cpu", None, "this CPU has no native bf16, so bf16 would be emulated and slow")

@@ -295,8 +295,9 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
     if workers > 1:  # each worker trains on its share of the threads (``_train_all``)
         machine.update(threads=max(1, machine["threads"] // workers), workers=workers)
     if "machine" in stored:  # a resumed file: its runs keep the machine they were made on, if this is another
+        made_on = machine_line(stored["machine"])
         for entry in points:
-            entry["metrics"].setdefault("machine", machine_line(stored["machine"]))
+            entry["metrics"].setdefault("machine", made_on)
     line = machine_line(machine)
     content: dict[str, Any] = {}
 
