@@ -123,7 +123,7 @@ def results_table() -> list[str]:
     vit = [r for r in scale if r["model"] == "vit"]
     left = sum(r["train_loss"] < 0.9 * ln3 for r in vit)
     rows.append("| Figures 3-4 analogue: test accuracy (clean training accuracy) at " + " / ".join(f"{size:,}" for size in sizes)
-                + " `dots` images, mean of the seeds; every run 5,628 steps (the fine-tuned ViT 2,814) or until 99% "
+                + " `dots` images, mean of the seeds; every run 5,628 steps (the fine-tuned ViT 1,407) or until 99% "
                   "training accuracy, the ViT on the recipe at lr 5e-4 | " + "; ".join(cells)
                 + f". The from-scratch ViT ended below 0.9 ln 3 in {left} of {len(vit)} runs | lesson 09, "
                   "`python -m course_utils.experiments data_scale` |")
