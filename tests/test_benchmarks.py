@@ -144,3 +144,39 @@ def test_takeoff_study_adds_runs_to_its_file_and_refuses_other_settings(tmp_path
     with pytest.raises(ValueError, match="pass another --out"):
         save(path, {**settings, "cap_images": 1280}, [run], machine)
     assert json.loads(path.read_text()) == content and sorted(p.name for p in tmp_path.iterdir()) == ["takeoff.json"]
+
+
+@pytest.mark.slow
+def test_local_heads_study_trains_both_variants_and_writes_every_heads_distance(tmp_path):
+    out_file = tmp_path / "local_heads.json"
+    small = ("--steps", "3", "--train-size", "30", "--seeds", "0", "--workers", "1")
+    out = run("local_heads.py", *small, "--variants", "sincos", "cutmix", "--out", str(out_file))
+    assert re.search(r"^sincos\s+0\s+[\d.]+\s+[\d.]+", out, re.M) and re.search(r"^cutmix\s+0\s", out, re.M), out
+    content = json.loads(out_file.read_text())
+    assert (content["settings"]["steps"], content["settings"]["train_size"]) == (3, 30)
+    assert content["settings"]["learned_table"]["position_std"] == 0.2  # the recipe's
+    assert [(r["variant"], r["seed"], r["steps"]) for r in content["runs"]] == [("cutmix", 0, 3), ("sincos", 0, 3)]
+    for run_ in content["runs"]:
+        heads = run_["head_distances"]
+        assert len(heads) == 6 and all(len(layer) == 4 for layer in heads)  # the pico: 6 layers of 4 heads
+        assert all(0 < d <= 80 for layer in heads for d in layer) and run_["uniform_distance"] == pytest.approx(33.1, abs=0.05)
+        assert 0 <= run_["test_acc"] <= 1 and len(run_["train_losses"]) == 1
+        assert run_["machine"].startswith("cpu, CPU capability")
+    # a second call adds its runs to the file; a file made with another --steps is refused and left as it was
+    run("local_heads.py", *small, "--variants", "plain", "--out", str(out_file))
+    content = json.loads(out_file.read_text())
+    assert [r["variant"] for r in content["runs"]] == ["plain", "cutmix", "sincos"]
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "local_heads.py"), *small, "--variants", "plain",
+                             "--steps", "4", "--out", str(out_file)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode != 0 and "pass another --out" in result.stderr
+    assert json.loads(out_file.read_text()) == content and [p.name for p in tmp_path.iterdir()] == ["local_heads.json"]
+
+
+def test_local_heads_study_refuses_a_bad_step_count():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "local_heads.py"), "--steps", "0"], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 2 and "--steps and --workers must be positive" in result.stderr
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "local_heads.py"), "--train-size", "2"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2 and "--train-size at least 3" in result.stderr
