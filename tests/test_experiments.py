@@ -559,10 +559,14 @@ def test_list_prints_points_and_flops(capsys, monkeypatch):
     monkeypatch.setattr(E, "estimate_flops", lambda points: len(points) * 3e12)
     assert cli.main(["--list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("experiment")
-    rows = {line.split()[0]: line.split()[1:4] for line in lines[1:] if line and not line.startswith(" ")}
-    assert rows["data_scale"] == ["41", "123.0", "1.14"]  # 41 x 3 TFLOP at 30 GFLOP/s
+    assert lines[0].startswith("hours at 30 GFLOP/s") and lines[1].startswith("experiment")
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:] if line and not line.startswith(" ")}
+    assert rows["data_scale"][:3] == ["41", "123.0", "1.14"]  # at most: 41 x 3 TFLOP at 30 GFLOP/s
     assert rows["position_embeddings"][0] == "15" and rows["pooling_lr"][0] == "40"
+    for name, row in rows.items():  # committed: what the runs in the results file cost
+        committed = E.load_results(E.results_path(name))
+        spent = sum(r["train_flops"] for r in committed)
+        assert row[3:] == [str(len(committed)), f"{spent / 1e12:.1f}", f"{E.hours_at_baseline(spent):.2f}"], name
 
 
 def test_hours_at_baseline_is_flops_at_the_sustained_rate():

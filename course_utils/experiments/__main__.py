@@ -55,14 +55,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def list_experiments(names: list[str], seeds: list[int] | None, fast: bool) -> None:
-    """Print each experiment's number of points, training FLOPs and hours at the baseline rate."""
+    """Print each experiment's number of points, and its training FLOPs and hours at the baseline rate twice: at
+    most (every run to the end of its schedule) and as committed (the runs of its results file, early stops
+    included), where that file exists."""
     rate = experiments.FLOPS_PER_SECOND
-    print(f"{'experiment':<22}{'points':>7}{'TFLOP':>10}   hours at {rate / 1e9:.0f} GFLOP/s")
+    print(f"hours at {rate / 1e9:.0f} GFLOP/s (the baseline CPU); at most: every run to the end of its schedule; "
+          f"committed: the runs in its results file, early stops included")
+    print(f"{'experiment':<22}{'points':>7}{'TFLOP':>10}{'hours':>8}{'committed runs':>17}{'TFLOP':>9}{'hours':>8}")
     for name in names:
         experiment = experiments.EXPERIMENTS[name]
         points = experiment.grid(seeds, fast)
         total = experiments.estimate_flops(points)
-        print(f"{name:<22}{len(points):>7}{total / 1e12:>10.1f}{experiments.hours_at_baseline(total):>10.2f}")
+        line = f"{name:<22}{len(points):>7}{total / 1e12:>10.1f}{experiments.hours_at_baseline(total):>8.2f}"
+        path = experiments.results_path(name, fast=fast)
+        if path.exists():
+            rows = experiments.load_results(path)
+            spent = sum(row["train_flops"] for row in rows)
+            line += f"{len(rows):>17}{spent / 1e12:>9.1f}{experiments.hours_at_baseline(spent):>8.2f}"
+        print(line)
         print(textwrap.indent(textwrap.fill(experiment.description, 100), "    "))
 
 
