@@ -24,8 +24,8 @@ The experiments (``EXPERIMENTS``):
   initialised as the paper's code does, against the course's recipe (``RECIPE``), 3 seeds.
 - ``data_scale`` (Figures 3, 4 and 5): the pico ViT (on the recipe, at lr 5e-4), a small ResNet (BiT), the hybrid
   and the ViT fine-tuned from the ``dots_pretrain`` checkpoint, each on 900, 3,000, 9,000, 30,000 and 90,000
-  training images (100x) of ``dots_large`` (``dots`` with 30,000 training images per class, drawn in memory), 3
-  seeds for the from-scratch ViT and 2 for the others.
+  training images (100x) of ``dots_large`` (``dots`` with 30,000 training images per class, drawn in memory), 2
+  seeds each and a third for the from-scratch ViT on 90,000 images (lesson 08 reads those three models).
 - ``position_embeddings`` (Table 8, Appendix D.4): the ViT with no position embedding, 1-D learned, 2-D
   learned, relative and 2-D sine-cosine embeddings (``position``), the learned ones on the recipe, 3 seeds,
   with the patch-shuffle probe.
@@ -38,7 +38,7 @@ that a CNN costs about what the ViT costs per image.
 **The schedule rule.** A point trains for ``epochs = max(min_epochs, ceil(min_steps / steps_per_epoch))`` whole
 epochs (``schedule``): at least ``min_steps`` optimizer steps (of 64 images) and at least ``min_epochs`` passes
 over the data. In ``data_scale`` (5,628 steps, 4 epochs) every size gets 5,628 to 5,640 steps (four passes over
-the largest set), so a small training set is seen many times over (376 epochs of 900 images) and the points differ
+the largest set; the fine-tuned ViT 1,407 to 1,410, one pass), so a small training set is seen many times over (376 epochs of 900 images) and the points differ
 mainly in how many *distinct* images those steps show: the question of Figures 3 and 4. A fixed number of epochs
 would not be fair: 4 epochs of 900 images are 60 steps, too few for any model to learn. ``plateau`` runs up to
 2,000 steps (15 epochs of 9,000 images, 2,115 steps) and ``position_embeddings`` up to 4,000 (29 epochs, 4,089
