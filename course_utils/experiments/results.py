@@ -25,8 +25,8 @@ def machine_line(machine: dict[str, Any]) -> str:
     """One line from ``describe_machine``'s dict: the device, the CPU's vector extensions, torch's threads."""
     gpu = f" ({machine['gpu']})" if "gpu" in machine else ""
     workers = machine.get("workers", 1)
-    threads = (f"{workers} worker processes of {machine['threads']} thread{'s' if machine['threads'] > 1 else ''}"
-               if workers > 1 else f"{machine['threads']} threads")
+    threads = f"{machine['threads']} thread{'s' if machine['threads'] > 1 else ''}"
+    threads = f"{workers} worker processes of {threads}" if workers > 1 else threads
     return f"{machine['device']}{gpu}, CPU capability {machine['cpu_capability']}, {threads}, torch {machine['torch']}"
 
 
