@@ -31,7 +31,6 @@ Timings are not the point, so two one-thread workers share the CPU.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -42,11 +41,12 @@ import torch
 from torch import nn
 from torchvision.transforms import v2
 
-from course_utils import interpret, utils
+from course_utils import engine, interpret
 from course_utils.experiments import (
     GRAD_CLIP,
     RECIPE,
     TensorBatches,
+    add_runs,
     balanced_subset,
     describe_machine,
     machine_line,
@@ -55,6 +55,7 @@ from course_utils.experiments import (
     probe_permutation,
     set_up_training,
     shuffle_patches,
+    stored_runs,
 )
 
 VARIANTS: dict[str, dict[str, Any]] = {  # the position table, and whether the batches go through CutMix
@@ -106,9 +107,7 @@ def train_and_measure(variant: str, seed: int, steps: int, train_size: int = TRA
     model.eval()
 
     def accuracy(images: torch.Tensor, labels: torch.Tensor) -> float:
-        with torch.inference_mode():
-            predictions = torch.cat([model(chunk.float().div(255)).argmax(1) for chunk in images.split(256)])
-        return (predictions == labels).float().mean().item()
+        return engine.test_step(model, TensorBatches(images, labels, 256), nn.CrossEntropyLoss(), "cpu")[1]
 
     grid = IMG_SIZE // PATCH
     probe = test_x[torch.randperm(len(test_x), generator=torch.Generator().manual_seed(0))[:PROBE_IMAGES]]
@@ -122,26 +121,6 @@ def train_and_measure(variant: str, seed: int, steps: int, train_size: int = TRA
             "head_distances": distances.tolist(),
             "uniform_distance": interpret.mean_attention_distance([uniform], grid, PATCH).item(),
             "seconds": time.perf_counter() - start}
-
-
-def stored_runs(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
-    """The content of the JSON file at ``path`` (empty if there is none); ValueError if it holds other settings."""
-    stored = json.loads(path.read_text()) if path.exists() else {"settings": settings, "runs": []}
-    if stored.get("settings") != settings:
-        raise ValueError(f"{path} holds runs made with {stored.get('settings')}, not {settings}; pass another --out")
-    return stored
-
-
-def save(path: Path, settings: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Add ``runs`` to the JSON file at ``path`` (made with ``settings``), replacing stored runs of the same variant
-    and seed; returns the file's content. Raises ValueError if the file holds other settings."""
-    stored = stored_runs(path, settings)
-    new = {(r["variant"], r["seed"]) for r in runs}
-    kept = [r for r in stored["runs"] if (r["variant"], r["seed"]) not in new]
-    content = {"settings": settings,
-               "runs": sorted(kept + runs, key=lambda r: (list(VARIANTS).index(r["variant"]), r["seed"]))}
-    utils.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(content, indent=1) + "\n"))
-    return content
 
 
 def _one_thread() -> None:
@@ -185,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{run['train_acc']:>7.3f}{run['shuffle_acc']:>9.3f}{heads.min():>8.1f} (L{heads.argmin() // heads.shape[1] + 1})"
               f"{heads[0].min():>16.1f}")
     if args.out is not None:
-        save(args.out, settings, runs)
+        add_runs(args.out, settings, runs, list(VARIANTS))
         print(f"wrote {args.out}")
 
 

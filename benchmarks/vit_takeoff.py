@@ -21,7 +21,6 @@ Timings are not the point (take-off is counted in images and steps), so two one-
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing
 import statistics
@@ -32,11 +31,12 @@ from typing import Any
 
 import torch
 
-from course_utils import engine, utils
+from course_utils import engine
 from course_utils.experiments import (
     GRAD_CLIP,
     RECIPE,
     TensorBatches,
+    add_runs,
     balanced_subset,
     describe_machine,
     in_rounds,
@@ -89,15 +89,7 @@ def save(path: Path, settings: dict[str, Any], runs: list[dict[str, Any]],
          machine: dict[str, Any]) -> dict[str, Any]:
     """Add ``runs`` to the JSON file at ``path`` (made with ``settings`` on ``machine``), replacing stored runs of
     the same variant and seed; returns the file's content. Raises ValueError if the file holds other settings."""
-    stored = json.loads(path.read_text()) if path.exists() else {"settings": settings, "runs": []}
-    if stored.get("settings") != settings:
-        raise ValueError(f"{path} holds runs made with {stored.get('settings')}, not {settings}; pass another --out")
-    new = {(r["variant"], r["seed"]) for r in runs}
-    kept = [r for r in stored["runs"] if (r["variant"], r["seed"]) not in new]
-    content = {"settings": settings, "machine": machine,
-               "runs": sorted(kept + runs, key=lambda r: (list(VARIANTS).index(r["variant"]), r["seed"]))}
-    utils.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(content, indent=1) + "\n"))
-    return content
+    return add_runs(path, settings, runs, list(VARIANTS), machine=machine)
 
 
 def _take_off(job: tuple) -> dict[str, Any]:

@@ -117,11 +117,13 @@ from course_utils.experiments.points import (
 from course_utils.experiments.position import POOLINGS, POSITIONS, VariantViT
 from course_utils.experiments.results import (
     RESULTS_DIR,
+    add_runs,
     load_machine,
     load_results,
     machine_line,
     results_path,
     results_table,
+    stored_runs,
     summarise,
     take_off_step,
 )
@@ -137,7 +139,8 @@ from course_utils.experiments.runner import (
 __all__ = ["CNN_WIDTH", "DEFAULTS", "EXPERIMENTS", "FINE_TUNE_LR", "FLOPS_PER_SECOND", "GRAD_CLIP", "LABEL_SMOOTHING",
            "MODELS", "POOLINGS", "POOLING_LRS", "POSITIONS", "RECIPE", "RESULTS_DIR", "ROUND_IMAGES", "SHUFFLE_SEED", "VIT_SIZE",
            "WARMUP_FRACTION", "WEIGHT_DECAY", "Experiment", "IncompatibleResults", "TensorBatches", "VariantViT",
-           "balanced_subset", "build_model", "describe_machine", "estimate_flops", "hours_at_baseline", "images_seen", "in_rounds",
+           "add_runs", "balanced_subset", "build_model", "describe_machine", "estimate_flops", "hours_at_baseline", "images_seen", "in_rounds",
            "load_machine", "load_results", "machine_line", "make_point", "open_split", "pretrained_path", "probe_permutation", "reduced", "results_path",
-           "results_table", "run_experiment", "run_point", "schedule", "set_up_training", "shuffle_patches", "summarise",
+           "results_table", "run_experiment", "run_point", "schedule", "set_up_training", "shuffle_patches", "stored_runs",
+           "summarise",
            "take_off_step"]

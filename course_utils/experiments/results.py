@@ -8,10 +8,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from course_utils import utils
 from course_utils.engine import at_uniform_guess
 from course_utils.experiments.grids import EXPERIMENTS
 
 RESULTS_DIR = Path(__file__).parent / "results"  # the committed results, shipped with the package
+
+
+def stored_runs(path: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """The content of a study's runs file at ``path`` (``{"settings": ..., "runs": [...]}``, as the take-off and
+    local-heads benchmarks write it), or an empty one if there is none. ValueError if it holds other ``settings``."""
+    path = Path(path)
+    stored = json.loads(path.read_text()) if path.exists() else {"settings": settings, "runs": []}
+    if stored.get("settings") != settings:
+        raise ValueError(f"{path} holds runs made with {stored.get('settings')}, not {settings}; pass another --out")
+    return stored
+
+
+def add_runs(path: str | Path, settings: dict[str, Any], runs: list[dict[str, Any]], variants: Sequence[str],
+             **fields: Any) -> dict[str, Any]:
+    """Add ``runs`` (each with a ``variant`` and a ``seed``) to the runs file at ``path`` made with ``settings``,
+    replacing stored runs of the same variant and seed, in the order of ``variants``, then by seed; ``fields`` (a
+    machine, say) are stored beside them. Written atomically; returns the content. ValueError as ``stored_runs``."""
+    stored = stored_runs(path, settings)
+    new = {(r["variant"], r["seed"]) for r in runs}
+    kept = [r for r in stored["runs"] if (r["variant"], r["seed"]) not in new]
+    content = {"settings": settings, **fields,
+               "runs": sorted(kept + runs, key=lambda r: (list(variants).index(r["variant"]), r["seed"]))}
+    utils.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(content, indent=1) + "\n"))
+    return content
 
 
 def results_path(name: str, fast: bool = False) -> Path:
