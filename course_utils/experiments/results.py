@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -55,18 +56,22 @@ def machine_line(machine: dict[str, Any]) -> str:
     return f"{machine['device']}{gpu}, CPU capability {machine['cpu_capability']}, {threads}, torch {machine['torch']}"
 
 
+def points_with_machines(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """A results file's points, each run's metrics holding the ``machine_line`` it was made on: its own, or, for a
+    run that records none, the file's ``machine`` (unchanged where the file has none either)."""
+    made_on = machine_line(content["machine"]) if "machine" in content else None
+    return [{**entry, "metrics": {**entry["metrics"], "machine": entry["metrics"].get("machine", made_on)}}
+            if made_on else entry for entry in content.get("points", [])]
+
+
 def load_machine(path: str | Path) -> str:
     """Where a results file's runs were made, as ``machine_line`` writes it: one line, or, for a grid resumed on
     another machine, each machine's line with its number of runs (a run records its machine in its metrics; one
     that does not was made on the file's ``machine``)."""
     content = json.loads(Path(path).read_text())
-    default = machine_line(content["machine"])
-    runs: dict[str, int] = {}
-    for entry in content["points"]:
-        line = entry["metrics"].get("machine", default)
-        runs[line] = runs.get(line, 0) + 1
+    runs = Counter(entry["metrics"]["machine"] for entry in points_with_machines(content))
     if len(runs) <= 1:
-        return next(iter(runs), default)
+        return next(iter(runs), machine_line(content["machine"]))
     return "; ".join(f"{line} ({count} runs)" for line, count in runs.items())
 
 

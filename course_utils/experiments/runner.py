@@ -42,7 +42,7 @@ from course_utils.experiments.points import (
     reduced,
     schedule,
 )
-from course_utils.experiments.results import machine_line
+from course_utils.experiments.results import machine_line, points_with_machines
 from course_utils.optim import init_position_embedding, make_optimizer
 from course_utils.progress import progress as progress_bar
 
@@ -210,13 +210,8 @@ def _runs_beside(out: Path) -> dict[str, dict[str, Any]]:
         if path.resolve() == out.resolve():
             continue
         try:
-            content = json.loads(path.read_text())
-            made_on = machine_line(content["machine"]) if "machine" in content else None
-            for entry in content.get("points", []):
-                metrics = entry["metrics"]
-                if made_on:  # with the machine it was made on
-                    metrics = {**metrics, "machine": metrics.get("machine", made_on)}
-                runs.setdefault(_key(entry["settings"]), metrics)
+            for entry in points_with_machines(json.loads(path.read_text())):  # with the machine it was made on
+                runs.setdefault(_key(entry["settings"]), entry["metrics"])
         except (ValueError, KeyError, AttributeError):
             continue  # not a results file
     return runs
@@ -285,7 +280,7 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
         grid = [make_point(**{**p, "amp": amp}) for p in grid]
     stored = json.loads(out.read_text()) if out.exists() else {"experiment": experiment.name, "points": []}
     _check_compatible(stored, experiment, grid, out)  # seeds aside, so a file with other seeds is extended
-    points = list(stored["points"])
+    points = points_with_machines(stored)  # a resumed file's runs keep the machine they were made on
     done = {_key(entry["settings"]) for entry in points}
     # seed by seed (stable): a run stopped early already holds every setting once
     todo = sorted((p for p in grid if _key(p) not in done), key=lambda p: p["seed"])
@@ -294,10 +289,6 @@ def run_experiment(experiment: Experiment, out: str | Path, seeds: Sequence[int]
     machine = describe_machine(device)
     if workers > 1:  # each worker trains on its share of the threads (``_train_all``)
         machine.update(threads=max(1, machine["threads"] // workers), workers=workers)
-    if "machine" in stored:  # a resumed file: its runs keep the machine they were made on, if this is another
-        made_on = machine_line(stored["machine"])
-        for entry in points:
-            entry["metrics"].setdefault("machine", made_on)
     line = machine_line(machine)
     content: dict[str, Any] = {}
 
