@@ -30,7 +30,7 @@ The experiments (``EXPERIMENTS``):
   learned, relative and 2-D sine-cosine embeddings (``position``), the learned ones on the recipe, 3 seeds,
   with the patch-shuffle probe.
 - ``pooling_lr`` (Figure 9): class token against global average pooling, each at four learning rates (3e-4 to
-  5e-3), 5 seeds, with the fixed 2-D sine-cosine position embedding, up to 2,115 steps.
+  2e-3), 5 seeds, with the fixed 2-D sine-cosine position embedding, up to 2,115 steps.
 
 The ResNet and the hybrid's CNN are at a quarter of BiT-R50's width (``CNN_WIDTH`` 16 stem channels), so
 that a CNN costs about what the ViT costs per image.
