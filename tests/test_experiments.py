@@ -4,6 +4,9 @@ shuffle probe, a point trained end to end on a tiny dots set, and the resumable 
 import json
 import math
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -461,6 +464,40 @@ def test_workers_train_the_same_runs_in_parallel(dots, tmp_path):
     assert (pair["machine"]["workers"], pair["machine"]["threads"]) == (2, 1) and "workers" not in alone["machine"]
     with pytest.raises(ValueError, match="workers"):
         E.run_experiment(tiny, tmp_path / "none.json", data_root=dots, workers=0)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not exited (a zombie awaiting its parent has)."""
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from Linux's /proc")
+def test_workers_end_when_the_runner_is_killed(tmp_path):
+    """A runner killed outright runs no clean-up: its workers must notice and end, not train on for nobody."""
+    runner_code = ("import multiprocessing, sys, time\n"
+                   "from concurrent.futures import ProcessPoolExecutor\n"
+                   "from course_utils.experiments import runner\n"
+                   "if __name__ == '__main__':\n"
+                   "    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'),\n"
+                   "                               initializer=runner._share_threads, initargs=(1, 0.1))\n"
+                   "    print(pool.submit(__import__('os').getpid).result(), flush=True)\n"
+                   "    pool.submit(time.sleep, 120)\n"
+                   "    time.sleep(120)\n")
+    script = tmp_path / "runner.py"
+    script.write_text(runner_code)
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(process.stdout.readline())
+        assert _running(worker)
+        process.kill()  # SIGKILL: no handler, no finally, no pool shutdown
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(worker), "the worker outlived its runner"
+    finally:
+        process.kill()
 
 
 def test_a_preset_drawn_in_memory_is_its_folder(tmp_path, monkeypatch):

@@ -7,7 +7,9 @@ import itertools
 import json
 import math
 import multiprocessing
+import os
 import platform
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -217,9 +219,20 @@ def _runs_beside(out: Path) -> dict[str, dict[str, Any]]:
     return runs
 
 
-def _share_threads(threads: int) -> None:
-    """A worker process's initializer: train on ``threads`` CPU threads (its share of the machine's)."""
+def _exit_with(parent: int, every_s: float) -> None:
+    """Poll, every ``every_s`` seconds, whether this process's parent is still ``parent``, and end the process
+    once it is not (the parent was killed and this process handed to another)."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)
+
+
+def _share_threads(threads: int, parent_poll_s: float = 2.0) -> None:
+    """A worker process's initializer: train on ``threads`` CPU threads (its share of the machine's), and end
+    when the runner ends. A runner killed (``kill``, a closed terminal) runs no clean-up, and its workers would go
+    on training for nobody, holding the cores, until their points were done."""
     torch.set_num_threads(threads)
+    threading.Thread(target=_exit_with, args=(os.getppid(), parent_poll_s), daemon=True).start()
 
 
 def _train_all(jobs: list[tuple[dict[str, Any], Path | None]], workers: int, progress: bool | None,
