@@ -67,19 +67,23 @@ def _experiments() -> dict[str, Experiment]:
     # Figure 9 on the fixed 2-D sine-cosine table, with nothing about the position embedding to learn, so that the
     # sweep is about the head alone. On the relative embedding (the recipe, 1,128 steps) GAP stayed at ln 3 on six
     # of eight runs while the class token trained on all eleven (those results are in the git history); on this
-    # table both heads solved the task at the paper's two rates in a pilot. A cosine schedule over 2,115 steps,
-    # stopped at 99% training accuracy: at most 754 TFLOP (40 runs x 2,115 steps x 8.9 GFLOP). The fourth rate is
-    # 5e-4, between the paper's two: a grid with 5e-3 above 2e-3 instead cost 537 TFLOP (5.0 h at 30 GFLOP/s),
-    # because at 5e-3 no run of either head solved the task and all ten ran their whole schedule. This grid's
-    # committed runs cost 435 TFLOP (4.03 h), still over the 4 h cap.
+    # table both heads solved the task at the paper's two rates in a pilot. A cosine schedule over 2,115 steps, at
+    # most 754 TFLOP (40 runs x 2,115 steps x 8.9 GFLOP). Two choices keep what the committed runs cost under the
+    # 4 h cap (lesson 10 says why the grid needs more than 2 h). The fourth rate is 5e-4, between the paper's two:
+    # a grid with 5e-3 above 2e-3 instead cost 537 TFLOP (5.0 h), because at 5e-3 no run of either head solved the
+    # task and all ten ran their whole schedule. And a run stops at 98% training accuracy, not 99%: at 99% the
+    # runs cost 435 TFLOP (4.03 h). Runs that stopped at 99% in the round they first reached 98%, or never
+    # reached 98%, are the same runs under the 98% rule (the rule reads nothing else), so their records were kept;
+    # the others were re-run (the git history has both files).
     sweep_seeds = (0, 1, 2, 3, 4)
+    sweep = {**long, "stop_train_acc": 0.98}
     pooling_lr = Experiment(
         "pooling_lr",
         "Figure 9 at laptop scale: the pico ViT's head on the class token against global average pooling of "
         "the patch tokens, each at four peak learning rates (3e-4, 5e-4, 8e-4, 2e-3), on the 9,000 dots "
         "training images, 5 seeds. With the fixed 2-D sine-cosine position embedding, so that only the head "
-        "differs; a cosine schedule over 2,115 steps, stopped at 99% training accuracy.",
-        tuple(make_point(pooling=pooling, lr=lr, position="sincos_2d", seed=seed, **long)
+        "differs; a cosine schedule over 2,115 steps, stopped at 98% training accuracy.",
+        tuple(make_point(pooling=pooling, lr=lr, position="sincos_2d", seed=seed, **sweep)
               for pooling in POOLINGS for lr in POOLING_LRS for seed in sweep_seeds))
     return {e.name: e for e in (plateau, data_scale, position_embeddings, pooling_lr)}
 
