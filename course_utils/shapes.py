@@ -225,8 +225,8 @@ def generate_shapes(root: str | Path, spec: ShapesSpec, render: Renderer | None 
     interrupted run leaves nothing behind. ``render(name, size, rng)`` draws each image (default:
     ``render_shape`` for ``spec.kind == "shapes"``, ``render_pattern`` for ``"dots"``; a class name such as
     "square" exists in both). From ``PARALLEL_FROM`` images on, ``workers`` threads (default: one per CPU) draw
-    them, a ``CHUNK`` at a time: Pillow releases Python's lock while it resamples and compresses, which is most of
-    the work, so on 2 cores two threads draw the ``shapes`` set about 1.6 times as fast as one.
+    them, a ``CHUNK`` at a time: Pillow releases Python's lock in much of its C code (resampling, compression),
+    so on 2 cores two threads draw the ``shapes`` set about 1.6 times as fast as one.
     """
     root = Path(root)
     if root.exists():
