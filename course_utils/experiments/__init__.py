@@ -42,9 +42,9 @@ the largest set; the fine-tuned ViT 1,407 to 1,410, one pass), so a small traini
 mainly in how many *distinct* images those steps show: the question of Figures 3 and 4. A fixed number of epochs
 would not be fair: 4 epochs of 900 images are 60 steps, too few for any model to learn. ``plateau`` runs up to
 2,000 steps (15 epochs of 9,000 images, 2,115 steps) and ``position_embeddings`` up to 4,000 (29 epochs, 4,089
-steps). All three stop once the
+steps); ``pooling_lr`` runs the plateau's schedule. The first three stop once the
 training accuracy of a round (an epoch, or 9,000 images on a larger set: ``ROUND_IMAGES``) reaches 99%
-(``stop_train_acc``). A learned table needs about a thousand steps to take off: on the shorter schedule the
+(``stop_train_acc``), ``pooling_lr`` once it reaches 98%, which keeps that grid under 4 hours (``grids``). A learned table needs about a thousand steps to take off: on the shorter schedule the
 learned 1-D tables' epoch loss first fell 2% below ln 3 after 1,128 to 1,551 steps, when the cosine had brought
 the learning rate down to 49% to 18% of its peak, and they ended unsolved.
 
