@@ -31,9 +31,7 @@ Timings are not the point, so two one-thread workers share the CPU.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +54,7 @@ from course_utils.experiments import (
     set_up_training,
     shuffle_patches,
     stored_runs,
+    worker_pool,
 )
 
 VARIANTS: dict[str, dict[str, Any]] = {  # the position table, and whether the batches go through CutMix
@@ -123,10 +122,6 @@ def train_and_measure(variant: str, seed: int, steps: int, train_size: int = TRA
             "seconds": time.perf_counter() - start}
 
 
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -149,8 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.out is not None:
         stored_runs(args.out, settings)  # refuse a file of other settings before training, not after
     jobs = [(variant, seed, args.steps, args.train_size) for variant in args.variants for seed in args.seeds]
-    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_one_thread) as pool:
+    with worker_pool(args.workers, threads=1) as pool:
         runs = list(pool.map(train_and_measure, *zip(*jobs, strict=True)))
     machine = {**describe_machine("cpu"), "threads": 1, "workers": args.workers}
     runs = [{**run, "machine": machine_line(machine)} for run in runs]

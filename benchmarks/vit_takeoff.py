@@ -22,14 +22,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from course_utils import engine
 from course_utils.experiments import (
@@ -43,6 +39,8 @@ from course_utils.experiments import (
     make_point,
     open_split,
     set_up_training,
+    stored_runs,
+    worker_pool,
 )
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -112,15 +110,14 @@ def main() -> None:
     settings = {"train_size": args.train_size, "schedule_images": args.schedule, "cap_images": args.cap,
                 "round_images": args.round, "band": UNIFORM_BAND}
     machine = {**describe_machine("cpu"), "threads": 1, "workers": args.workers}
-    if args.out and args.out.exists():
-        save(args.out, settings, [], machine)  # refuse a file of other settings before training, not after
+    if args.out:
+        stored_runs(args.out, settings)  # refuse a file of other settings before training, not after
 
     jobs = [(v, s, args.train_size, args.schedule, args.cap, args.round) for v in args.variants for s in args.seeds]
     print(f"pico ViT on {args.train_size:,} dots images; cosine schedule over {args.schedule:,} images, "
           f"stopped at take-off (round mean loss < {UNIFORM_BAND} ln 3) or {args.cap:,} images; "
           f"{args.workers} one-thread workers")
-    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
+    with worker_pool(args.workers, threads=1) as pool:
         results = []
         for result in pool.map(_take_off, jobs):  # in the jobs' order, each printed as soon as it is known
             results.append(result)

@@ -475,14 +475,13 @@ def _running(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from Linux's /proc")
 def test_workers_end_when_the_runner_is_killed(tmp_path):
-    """A runner killed outright runs no clean-up: its workers must notice and end, not train on for nobody."""
-    runner_code = ("import multiprocessing, sys, time\n"
-                   "from concurrent.futures import ProcessPoolExecutor\n"
-                   "from course_utils.experiments import runner\n"
+    """A runner killed outright runs no clean-up: the workers of its ``worker_pool`` must notice and end, not train
+    on for nobody (the experiments' runner and the benchmarks that train runs side by side use that pool)."""
+    runner_code = ("import os, time\n"
+                   "from course_utils.experiments import worker_pool\n"
                    "if __name__ == '__main__':\n"
-                   "    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'),\n"
-                   "                               initializer=runner._share_threads, initargs=(1, 0.1))\n"
-                   "    print(pool.submit(__import__('os').getpid).result(), flush=True)\n"
+                   "    pool = worker_pool(1, threads=1)\n"
+                   "    print(pool.submit(os.getpid).result(), flush=True)\n"
                    "    pool.submit(time.sleep, 120)\n"
                    "    time.sleep(120)\n")
     script = tmp_path / "runner.py"

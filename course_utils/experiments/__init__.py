@@ -134,6 +134,7 @@ from course_utils.experiments.runner import (
     run_experiment,
     run_point,
     set_up_training,
+    worker_pool,
 )
 
 __all__ = ["CNN_WIDTH", "DEFAULTS", "EXPERIMENTS", "FINE_TUNE_LR", "FLOPS_PER_SECOND", "GRAD_CLIP", "LABEL_SMOOTHING",
@@ -143,4 +144,4 @@ __all__ = ["CNN_WIDTH", "DEFAULTS", "EXPERIMENTS", "FINE_TUNE_LR", "FLOPS_PER_SE
            "load_machine", "load_results", "machine_line", "make_point", "open_split", "pretrained_path", "probe_permutation", "reduced", "results_path",
            "results_table", "run_experiment", "run_point", "schedule", "set_up_training", "shuffle_patches", "stored_runs",
            "summarise",
-           "take_off_step"]
+           "take_off_step", "worker_pool"]

@@ -219,20 +219,30 @@ def _runs_beside(out: Path) -> dict[str, dict[str, Any]]:
     return runs
 
 
-def _exit_with(parent: int, every_s: float) -> None:
-    """Poll, every ``every_s`` seconds, whether this process's parent is still ``parent``, and end the process
-    once it is not (the parent was killed and this process handed to another)."""
+PARENT_POLL_S = 2.0  # how often a worker checks that the process that started it still runs
+
+
+def _exit_with(parent: int) -> None:
+    """Poll whether this process's parent is still ``parent``, and end the process once it is not (the parent was
+    killed and this process handed to another)."""
     while os.getppid() == parent:
-        time.sleep(every_s)
+        time.sleep(PARENT_POLL_S)
     os._exit(1)
 
 
-def _share_threads(threads: int, parent_poll_s: float = 2.0) -> None:
+def _share_threads(threads: int) -> None:
     """A worker process's initializer: train on ``threads`` CPU threads (its share of the machine's), and end
-    when the runner ends. A runner killed (``kill``, a closed terminal) runs no clean-up, and its workers would go
-    on training for nobody, holding the cores, until their points were done."""
+    when its parent ends. A parent killed (``kill``, a closed terminal) runs no clean-up, and its workers would go
+    on training for nobody, holding the cores, until their jobs were done."""
     torch.set_num_threads(threads)
-    threading.Thread(target=_exit_with, args=(os.getppid(), parent_poll_s), daemon=True).start()
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+
+
+def worker_pool(workers: int, threads: int) -> ProcessPoolExecutor:
+    """``workers`` processes (started fresh, as on every OS) that each train on ``threads`` CPU threads and end
+    with the process that made the pool: the runner's, and the benchmarks' that train several runs at once."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_share_threads, initargs=(threads,))
 
 
 def _train_all(jobs: list[tuple[dict[str, Any], Path | None]], workers: int, progress: bool | None,
@@ -246,8 +256,7 @@ def _train_all(jobs: list[tuple[dict[str, Any], Path | None]], workers: int, pro
             yield point, run_point(point, progress=progress, save_model=saved, **options)
         return
     threads = max(1, torch.get_num_threads() // workers)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_share_threads, initargs=(threads,))
+    pool = worker_pool(workers, threads)
     try:
         running = {pool.submit(run_point, point, progress=False, save_model=saved, **options): point
                    for point, saved in jobs}
