@@ -2,7 +2,7 @@
 
 Prints what decides the speed on this machine (the CPU's capability, whether it has native bf16, its fp32
 matrix-multiply rate), the precision the training script chooses, the training FLOPs (a cost that holds
-on any machine), the wall time to 0.90 test accuracy and to the end, and the final accuracy.
+on any machine), the wall time to 0.95 test accuracy (``TARGET``) and to the end, and the final accuracy.
 
     python benchmarks/time_to_accuracy.py                      # the main job as the README runs it
     ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2 \\
@@ -25,7 +25,7 @@ from vit_throughput import gemm_peak_flops  # the fp32 matmul rate, measured the
 
 from course_utils import precision, shapes, train, utils
 
-TARGET = 0.90
+TARGET = 0.95  # the main job's target: 0.95 test accuracy within 60 s on the baseline CPU, data included
 
 
 def main() -> None:

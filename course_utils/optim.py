@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+BOOST_STD = 0.2  # the position boost: the learned position tables drawn at this std (the paper's code: 0.02) ...
+BOOST_LR_SCALE = 10.0  # ... and trained at this multiple of the learning rate, without weight decay
 NO_WEIGHT_DECAY = ("class_embedding", "position_embedding")  # tensors of 2+ dims that do not decay
 # The learned position tables, wherever they sit: the ViT's E_pos (also inside a wrapper, like the hybrid's
 # vit.position_embedding), the 2-D X and Y tables and the 1-D table of the ablations' VariantViT

@@ -63,7 +63,7 @@ def test_time_to_accuracy_benchmark_prints_the_machine_the_precision_and_the_cos
     out = run("time_to_accuracy.py", "--dataset", "shapes_small", "--", "--epochs", "1", "--img-size", "16",
               "--batch-size", "64")
     for label in ("CPU capability: ", "native bf16: ", "fp32 matmul ", "precision chosen: ", "training FLOPs: ",
-                  "data generation: ", "wall time to 0.90 test accuracy: ", "wall time to the end: ",
+                  "data generation: ", "wall time to 0.95 test accuracy: ", "wall time to the end: ",
                   "final test accuracy: "):
         assert label in out, out
     flops = float(re.search(r"training FLOPs: ([\d.]+) TFLOP", out).group(1))
@@ -180,3 +180,21 @@ def test_local_heads_study_refuses_a_bad_step_count():
     result = subprocess.run([sys.executable, str(BENCHMARKS / "local_heads.py"), "--train-size", "2"],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and "--train-size at least 3" in result.stderr
+
+
+@pytest.mark.slow
+def test_main_job_recipe_trains_the_script_with_each_variants_flags_and_adds_the_runs(tmp_path):
+    out = tmp_path / "runs.json"
+    printed = run("main_job_recipe.py", "--data", "shapes_small", "--variants", "boost_3", "lr2e-3_4",
+                  "--seeds", "0", "--workers", "1", "--out", str(out))
+    content = json.loads(out.read_text())
+    assert content["settings"]["data"] == "shapes_small" and content["machine"]["workers"] == 1
+    assert [(r["variant"], r["seed"], len(r["test_acc"])) for r in content["runs"]] == [("lr2e-3_4", 0, 4),
+                                                                                         ("boost_3", 0, 3)]
+    assert all(0 <= a <= 1 for r in content["runs"] for a in r["test_acc"] + r["train_acc"]), content
+    assert content["runs"][1]["train_flops"] < content["runs"][0]["train_flops"]  # 3 epochs cost less than 4
+    assert "boost_3" in printed and "runs added to" in printed
+    other = subprocess.run([sys.executable, str(BENCHMARKS / "main_job_recipe.py"), "--variants", "boost_3",
+                            "--seeds", "0", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert other.returncode != 0 and "holds runs made with" in other.stderr  # another --data: refused, untouched
+    assert json.loads(out.read_text()) == content

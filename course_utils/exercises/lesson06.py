@@ -263,7 +263,7 @@ class OptimizerSteps(NumberQuestion):
         940: "That's the count at batch size 128. The batch size is now 256: fewer, larger steps.",
         930: "That's the count at batch size 128 without the partial batches. The batch size is now 256.",
         1_880: "That's the count at batch size 64, the lesson's. The batch size is now 256: fewer, larger steps.",
-        1_128: "That's the lesson's own run (6 epochs at batch size 64). This run has 10 epochs at batch size 256.",
+        752: "That's the lesson's own run (4 epochs at batch size 64). This run has 10 epochs at batch size 256.",
         120_000: "That's the number of images the run sees. One optimizer step processes a whole batch of 256.",
         4_700: "That's 100 epochs' worth; the run has 10.",
         4_690: "That's 100 epochs' worth; the run has 10.",

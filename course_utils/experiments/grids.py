@@ -6,10 +6,11 @@ import math
 
 from course_utils.experiments.points import DEFAULTS, FINE_TUNE_LR, POOLING_LRS, Experiment, make_point
 from course_utils.experiments.position import POOLINGS, POSITIONS
+from course_utils.optim import BOOST_LR_SCALE, BOOST_STD
 
 # The course's from-scratch recipe for the ViT's learned position tables (course_utils.optim; lesson 06, "Is my
 # ViT learning?"): drawn at std 0.2 instead of 0.02, trained at 10x the learning rate without weight decay.
-RECIPE = {"position_std": 0.2, "position_lr_scale": 10.0}
+RECIPE = {"position_std": BOOST_STD, "position_lr_scale": BOOST_LR_SCALE}
 
 
 def _experiments() -> dict[str, Experiment]:
