@@ -6,8 +6,8 @@ smoothing, and the precision the hardware runs fastest (``--amp auto``), plus le
 position embedding drawn at std 0.2 and trained at 10x the learning rate; the paper's code draws it at 0.02).
 The defaults are sized for a laptop CPU without a GPU or native bf16: 24 px images cut into a 3 x 3 grid of 8 px
 patches (every token costs time), 4 epochs at a peak learning rate of 1e-3, about 2.3 TFLOP, over 95% test
-accuracy on every seed measured (``benchmarks/main_job_recipe.py``, lesson 06) in about a minute on 2 cores. Every
-epoch it writes, atomically, ``checkpoint.pt`` (everything needed to resume) and ``results.json`` into
+accuracy on every seed measured (``benchmarks/main_job_recipe.py``, lesson 06), in one to two minutes on 2 cores.
+Every epoch it writes, atomically, ``checkpoint.pt`` (everything needed to resume) and ``results.json`` into
 ``--output-dir``; at the end, ``loss_curves.png``.
 
 Multi-process training: ``torchrun --standalone --nproc_per_node N -m course_utils.train ...``
