@@ -28,17 +28,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from course_utils.processes import cpu_count, fork_context
 from course_utils.progress import progress
 
 SUPERSAMPLE = 4  # draw 4x larger, then downsample: smooth (anti-aliased) edges
@@ -206,13 +207,20 @@ def _draw_files(spec: ShapesSpec, split: str, class_id: int, indices: range, fol
     return len(indices)
 
 
-def _cpu_count() -> int:
-    """The CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+PARALLEL_FROM = 500  # images: a smaller set is drawn in this process, in one thread
+CHUNK = 100  # images a worker draws per task
 
 
-PARALLEL_FROM = 500  # images: a smaller set is drawn in one thread
-CHUNK = 100  # images a thread draws per task
+def _worker_pool(workers: int, render: Renderer | None) -> Executor:
+    """``workers`` processes where they can fork (see ``course_utils.processes``), else threads. A ``render`` of
+    the caller's own stays in threads: it may not be picklable, as a task sent to a process must be."""
+    context = fork_context() if render is None else None
+    if context is None:
+        return ThreadPoolExecutor(workers)
+    # Ctrl+C reaches every process of the terminal's group: the workers ignore it, and this process, which gets it
+    # too, stops them and deletes the half-drawn set.
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=signal.signal,
+                               initargs=(signal.SIGINT, signal.SIG_IGN))
 
 
 def generate_shapes(root: str | Path, spec: ShapesSpec, render: Renderer | None = None,
@@ -220,13 +228,15 @@ def generate_shapes(root: str | Path, spec: ShapesSpec, render: Renderer | None 
     """Write ``spec``'s images to ``root/{train,test}/<class>/<index>.png`` and return ``root``.
 
     Image ``i`` of class ``c`` in split ``s`` is drawn from the random stream seeded with
-    ``(seed, s, c, i)``, so the dataset is the same on every machine, and the same whichever thread draws it.
+    ``(seed, s, c, i)``, so the dataset is the same on every machine, and the same whichever worker draws it.
     The files are written into a temp folder beside ``root`` that is renamed into place at the end: an
     interrupted run leaves nothing behind. ``render(name, size, rng)`` draws each image (default:
     ``render_shape`` for ``spec.kind == "shapes"``, ``render_pattern`` for ``"dots"``; a class name such as
-    "square" exists in both). From ``PARALLEL_FROM`` images on, ``workers`` threads (default: one per CPU) draw
-    them, a ``CHUNK`` at a time: Pillow releases Python's lock in much of its C code (resampling, compression),
-    so on 2 cores two threads draw the ``shapes`` set about 1.6 times as fast as one.
+    "square" exists in both). From ``PARALLEL_FROM`` images on, ``workers`` (default: one per CPU) draw them, a
+    ``CHUNK`` at a time: processes on Linux, threads elsewhere or for a ``render`` of your own (see
+    ``course_utils.processes``). On 2 cores two processes draw the ``shapes`` set about twice as fast as one
+    thread, two threads about 1.4 times: drawing is mostly Python, and threads take turns holding its lock
+    (``benchmarks/data_preparation.py``).
     """
     root = Path(root)
     if root.exists():
@@ -234,17 +244,17 @@ def generate_shapes(root: str | Path, spec: ShapesSpec, render: Renderer | None 
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     total = len(spec.classes) * (spec.train_per_class + spec.test_per_class)
-    workers = _cpu_count() if workers is None else workers
+    workers = cpu_count() if workers is None else workers
     parallel = workers > 1 and total >= PARALLEL_FROM
     bar = progress(total, f"drawing {root.name}", unit="image")
-    pool = ThreadPoolExecutor(workers) if parallel else None
+    pool = _worker_pool(workers, render) if parallel else None
     try:
         tasks = []
         for split, per_class in zip(SPLITS, (spec.train_per_class, spec.test_per_class), strict=True):
             for class_id, shape in enumerate(spec.classes):
                 folder = tmp / split / shape
                 folder.mkdir(parents=True)
-                step = CHUNK if pool else 1  # one image at a time in this thread, so the bar moves
+                step = CHUNK if pool else 1  # one image at a time in this process, so the bar moves
                 for start in range(0, per_class, step):
                     job = (spec, split, class_id, range(start, min(start + step, per_class)), folder, render)
                     if pool:
@@ -257,7 +267,7 @@ def generate_shapes(root: str | Path, spec: ShapesSpec, render: Renderer | None 
         tmp.rename(root)
     except BaseException:
         if pool:
-            pool.shutdown(cancel_futures=True)  # no thread still writing into tmp
+            pool.shutdown(cancel_futures=True)  # no worker still writing into tmp
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:

@@ -198,3 +198,14 @@ def test_main_job_recipe_trains_the_script_with_each_variants_flags_and_adds_the
                             "--seeds", "0", "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert other.returncode != 0 and "holds runs made with" in other.stderr  # another --data: refused, untouched
     assert json.loads(out.read_text()) == content
+
+
+def test_data_preparation_benchmark_times_every_way_and_refuses_no_rounds():
+    out = run("data_preparation.py", "--dataset", "shapes_small", "--rounds", "1")
+    assert "drawing the 'shapes_small' set (300 images)" in out and "decoding its 225 training images" in out
+    for way in ("one thread", "threads", "this process", "worker processes"):
+        assert re.search(rf"{way} +\d+\.\d\d s", out), way
+    assert "as fast as one thread" in out and "as fast as this process" in out
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "data_preparation.py"), "--rounds", "0"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2 and "--rounds must be positive" in result.stderr

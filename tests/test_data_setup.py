@@ -1,6 +1,8 @@
 """The bundled shapes dataset and create_dataloaders, including the errors on bad folders."""
 
 import json
+import os
+import shutil
 import warnings
 
 import numpy as np
@@ -9,6 +11,7 @@ import torch
 from PIL import Image
 
 from course_utils import data_setup, shapes
+from course_utils.processes import fork_context
 from course_utils.shapes import ShapesSpec
 
 TINY = ShapesSpec(("circle", "square", "triangle"), train_per_class=6, test_per_class=2, seed=3)
@@ -32,8 +35,11 @@ def test_generation_is_deterministic(tiny, tmp_path):
         assert path.read_bytes() == (again / "train" / "square" / path.name).read_bytes()
 
 
-def test_threads_draw_the_same_files(tmp_path, monkeypatch):
-    """From PARALLEL_FROM images on, threads draw the set in chunks: byte for byte the serial set."""
+@pytest.mark.parametrize("workers_are", ["processes", "threads"])
+def test_workers_draw_the_same_files(tmp_path, monkeypatch, workers_are):
+    """From PARALLEL_FROM images on, workers draw the set in chunks: byte for byte the serial set."""
+    if workers_are == "threads":
+        monkeypatch.setattr(shapes, "fork_context", lambda: None)  # as on macOS and Windows
     spec = shapes.ShapesSpec(("corner", "tee"), 7, 3, img_size=32, seed=11, kind="dots")
     serial = shapes.generate_shapes(tmp_path / "serial", spec, workers=1)
     monkeypatch.setattr(shapes, "PARALLEL_FROM", 1)
@@ -44,6 +50,61 @@ def test_threads_draw_the_same_files(tmp_path, monkeypatch):
     assert len(files) == 2 * (7 + 3) + 1  # the images and the manifest
     assert all((serial / name).read_bytes() == (parallel / name).read_bytes() for name in files)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["parallel", "serial"]  # no temp folder left
+
+
+@pytest.mark.skipif(fork_context() is None, reason="workers are processes only where they can fork (Linux)")
+def test_workers_are_other_processes(tmp_path, monkeypatch):
+    """On Linux the workers that draw a large set, and decode it for the cache, are processes of their own:
+    threads would take turns holding Python's lock."""
+    drawn_by = tmp_path / "pids"
+    drawn_by.mkdir()
+    render_shape = shapes.render_shape
+
+    def recording(shape, size, rng):
+        (drawn_by / str(os.getpid())).touch()
+        return render_shape(shape, size, rng)
+
+    monkeypatch.setattr(shapes, "render_shape", recording)
+    monkeypatch.setattr(shapes, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(shapes, "CHUNK", 3)
+    shapes.generate_shapes(tmp_path / "data", TINY, workers=2)
+    drawers = {int(path.name) for path in drawn_by.iterdir()}
+    assert len(drawers) == 2 and os.getpid() not in drawers
+
+    class Pids(torch.utils.data.Dataset):
+        def __len__(self):
+            return 40
+
+        def __getitem__(self, index):
+            return torch.full((1,), float(index)), os.getpid()
+
+    monkeypatch.setattr(data_setup, "CACHE_PARALLEL_FROM", 1)
+    monkeypatch.setattr(data_setup, "CACHE_BATCH", 4)
+    monkeypatch.setattr(data_setup, "cpu_count", lambda: 2)
+    cached = data_setup.cache_in_memory(Pids())
+    assert cached.tensors[0].flatten().tolist() == list(range(40))  # in order
+    decoders = set(cached.tensors[1].tolist())
+    assert len(decoders) == 2 and os.getpid() not in decoders
+
+
+def test_the_cache_decoded_by_workers_is_the_serial_cache(tiny, monkeypatch):
+    """Worker processes decode the same tensors, in the same order, as this process alone."""
+    transform = data_setup.default_transform(16)
+    serial = data_setup.cache_in_memory(data_setup.image_folder(tiny / "train", transform))  # 18: too few for workers
+    monkeypatch.setattr(data_setup, "CACHE_BATCH", 4)  # 5 batches, the last one short
+    parallel = data_setup.cache_in_memory(data_setup.image_folder(tiny / "train", transform), workers=2)
+    assert all(torch.equal(a, b) for a, b in zip(serial.tensors, parallel.tensors, strict=True))
+    assert serial.tensors[0].shape == (18, 3, 16, 16) and serial.tensors[1].dtype == parallel.tensors[1].dtype
+
+
+def test_a_corrupt_image_decoded_by_a_worker_is_named(tiny, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(tiny / "train", data)
+    broken = data / "square" / "00002.png"
+    broken.write_bytes(broken.read_bytes()[:40])  # truncated
+    monkeypatch.setattr(data_setup, "CACHE_BATCH", 4)
+    with pytest.raises(ValueError, match="could not read image .*00002.png"):
+        data_setup.cache_in_memory(data_setup.image_folder(data, data_setup.default_transform(16)), workers=2)
 
 
 def test_generation_draws_with_another_renderer(tmp_path, monkeypatch):
@@ -143,7 +204,25 @@ def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failing_thread_leaves_nothing(tmp_path, monkeypatch):
+def test_an_interrupt_while_workers_draw_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl+C in the middle of a parallel draw: the workers stop and the half-drawn set is deleted."""
+
+    class InterruptedBar:
+        def update(self, n):
+            raise KeyboardInterrupt
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(shapes, "progress", lambda *args, **kwargs: InterruptedBar())
+    monkeypatch.setattr(shapes, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(shapes, "CHUNK", 2)
+    with pytest.raises(KeyboardInterrupt):
+        shapes.generate_shapes(tmp_path / "x", TINY, workers=2)  # the first chunk drawn interrupts
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_worker_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(shapes, "PARALLEL_FROM", 1)
     spec = shapes.ShapesSpec(("corner", "hexagram"), 4, 1, img_size=32, kind="dots")  # no such pattern
     with pytest.raises(ValueError, match="hexagram"):
