@@ -87,7 +87,10 @@ def cache_in_memory(dataset: Dataset, workers: int | None = None) -> TensorDatas
     if workers < 2:
         images, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
         return TensorDataset(torch.stack(images), torch.tensor(labels))
-    loader = DataLoader(dataset, batch_size=CACHE_BATCH, num_workers=workers, multiprocessing_context=context)
+    # A generator of its own: a DataLoader draws its workers' seed from the one it is given, which would otherwise
+    # be torch's global one, and a seeded run would then initialise its model differently with workers than without.
+    loader = DataLoader(dataset, batch_size=CACHE_BATCH, num_workers=workers, multiprocessing_context=context,
+                        generator=torch.Generator())
     images, labels = zip(*loader, strict=True)
     return TensorDataset(torch.cat(images), torch.cat(labels))
 

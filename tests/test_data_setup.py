@@ -92,7 +92,9 @@ def test_the_cache_decoded_by_workers_is_the_serial_cache(tiny, monkeypatch):
     transform = data_setup.default_transform(16)
     serial = data_setup.cache_in_memory(data_setup.image_folder(tiny / "train", transform))  # 18: too few for workers
     monkeypatch.setattr(data_setup, "CACHE_BATCH", 4)  # 5 batches, the last one short
+    torch.manual_seed(0)
     parallel = data_setup.cache_in_memory(data_setup.image_folder(tiny / "train", transform), workers=2)
+    assert torch.equal(torch.get_rng_state(), torch.manual_seed(0).get_state())  # a seeded run stays the same
     assert all(torch.equal(a, b) for a, b in zip(serial.tensors, parallel.tensors, strict=True))
     assert serial.tensors[0].shape == (18, 3, 16, 16) and serial.tensors[1].dtype == parallel.tensors[1].dtype
 
