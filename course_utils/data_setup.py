@@ -77,8 +77,9 @@ def cache_in_memory(dataset: Dataset, workers: int | None = None) -> TensorDatas
     Decoding thousands of PNGs every epoch costs more than the training step on a laptop CPU; with a
     deterministic transform, doing it once gives the same batches for a fraction of the time. ``workers``
     processes of a ``DataLoader`` share the decoding, in order: by default, on Linux, one per CPU from
-    ``CACHE_PARALLEL_FROM`` items on (see ``course_utils.processes``), 1.4 to 1.7 times as fast on 2 cores as this
-    process alone (``benchmarks/data_preparation.py``); 0 or 1 decodes in this process. The tensors are the same either way.
+    ``CACHE_PARALLEL_FROM`` items on (see ``course_utils.processes``), 1.4 to 1.7 times as fast on 2 cores as
+    this process alone (``benchmarks/data_preparation.py``); 0 or 1 decodes in this process. The tensors are
+    the same either way.
     """
     context = fork_context()
     if workers is None:
@@ -87,8 +88,8 @@ def cache_in_memory(dataset: Dataset, workers: int | None = None) -> TensorDatas
     if workers < 2:
         images, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
         return TensorDataset(torch.stack(images), torch.tensor(labels))
-    # A generator of its own: a DataLoader draws its workers' seed from the one it is given, which would otherwise
-    # be torch's global one, and a seeded run would then initialise its model differently with workers than without.
+    # A generator of its own: a DataLoader draws its workers' seed from the one it is given, else from torch's
+    # global one, and a seeded run would then initialise its model differently with workers than without.
     loader = DataLoader(dataset, batch_size=CACHE_BATCH, num_workers=workers, multiprocessing_context=context,
                         generator=torch.Generator())
     images, labels = zip(*loader, strict=True)

@@ -235,7 +235,7 @@ def generate_shapes(root: str | Path, spec: ShapesSpec, render: Renderer | None 
     "square" exists in both). From ``PARALLEL_FROM`` images on, ``workers`` (default: one per CPU) draw them, a
     ``CHUNK`` at a time: processes on Linux, threads elsewhere or for a ``render`` of your own (see
     ``course_utils.processes``). On 2 cores two processes draw the ``shapes`` set about twice as fast as one
-    thread, two threads about 1.4 times: drawing is mostly Python, and threads take turns holding its lock
+    thread, two threads 1.4 to 1.7 times: drawing is mostly Python, and threads take turns holding its lock
     (``benchmarks/data_preparation.py``).
     """
     root = Path(root)
