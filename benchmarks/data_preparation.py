@@ -92,6 +92,8 @@ def main() -> None:
 
     report(f"\ndrawing the {args.dataset!r} set ({images:,} images), median of {args.rounds} rounds:", drawing,
            "one thread")
+    if images < shapes.PARALLEL_FROM:
+        print(f"  (under shapes.PARALLEL_FROM = {shapes.PARALLEL_FROM} images every way drew in one thread)")
     report(f"decoding its {len(train):,} training images into tensors, median of {args.rounds} rounds:", decoding,
            "this process")
 

@@ -206,6 +206,7 @@ def test_data_preparation_benchmark_times_every_way_and_refuses_no_rounds():
     for way in ("one thread", "threads", "this process", "worker processes"):
         assert re.search(rf"{way} +\d+\.\d\d s", out), way
     assert "as fast as one thread" in out and "as fast as this process" in out
+    assert "under shapes.PARALLEL_FROM = 500 images every way drew in one thread" in out  # 300 images: too few
     result = subprocess.run([sys.executable, str(BENCHMARKS / "data_preparation.py"), "--rounds", "0"],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and "--rounds must be positive" in result.stderr
