@@ -68,6 +68,9 @@ def test_time_to_accuracy_benchmark_prints_the_machine_the_precision_and_the_cos
         assert label in out, out
     flops = float(re.search(r"training FLOPs: ([\d.]+) TFLOP", out).group(1))
     assert 0 < flops < 1, out  # 225 images of 16 px, one epoch
+    generation = float(re.search(r"data generation: ([\d.]+) s", out).group(1))
+    epoch_end = float(re.search(r"epochs end at: ([\d.]+) s \(the first after decoding", out).group(1))
+    assert epoch_end > generation, out
 
 
 def test_notebook_times_runs_a_notebook_in_the_mode_asked_and_skips_internet_cells(tmp_path):
