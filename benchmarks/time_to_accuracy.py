@@ -2,7 +2,9 @@
 
 Prints what decides the speed on this machine (the CPU's capability, whether it has native bf16, its fp32
 matrix-multiply rate), the precision the training script chooses, the training FLOPs (a cost that holds
-on any machine), the wall time to 0.95 test accuracy (``TARGET``) and to the end, and the final accuracy.
+on any machine), the wall time to 0.95 test accuracy (``TARGET``) and to the end, when each epoch ended, and
+the final accuracy. The wall times start after the imports (torch, torchvision, the package), whose seconds are
+printed apart: the command itself takes that much longer.
 
     python benchmarks/time_to_accuracy.py                      # the main job as the README runs it
     ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2 \\
@@ -15,9 +17,12 @@ first run pays for it. Time it on a quiet machine: two jobs sharing two cores sl
 
 from __future__ import annotations
 
+import time
+
+IMPORTS_START = time.perf_counter()  # what `python -m course_utils.train` pays too: torch, torchvision, the package
+
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -34,6 +39,7 @@ def main() -> None:
     parser.add_argument("train_args", nargs="*", help="flags for the training script, after --")
     args = parser.parse_args()
 
+    imports = time.perf_counter() - IMPORTS_START
     device = utils.get_device()
     print(f"CPU capability: {torch.backends.cpu.get_cpu_capability()}, native bf16: "
           f"{precision.cpu_has_native_bf16()} (oneDNN bf16: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}), "
@@ -50,6 +56,7 @@ def main() -> None:
                     if acc >= TARGET), None)
     print(f"\nprecision chosen: {run['precision']}")
     print(f"training FLOPs: {run['train_flops'] / 1e12:.2f} TFLOP")
+    print(f"imports: {imports:.1f} s (torch, torchvision, course_utils; not in the times below, which start after them)")
     print(f"data generation: {generation:.1f} s")
     # The script's clock starts before it decodes the images into memory: the first epoch's end includes that.
     print("epochs end at: " + ", ".join(f"{generation + wall:.1f}" for wall in run["wall_s"])

@@ -63,7 +63,7 @@ def test_time_to_accuracy_benchmark_prints_the_machine_the_precision_and_the_cos
     out = run("time_to_accuracy.py", "--dataset", "shapes_small", "--", "--epochs", "1", "--img-size", "16",
               "--batch-size", "64")
     for label in ("CPU capability: ", "native bf16: ", "fp32 matmul ", "precision chosen: ", "training FLOPs: ",
-                  "data generation: ", "wall time to 0.95 test accuracy: ", "wall time to the end: ",
+                  "imports: ", "data generation: ", "wall time to 0.95 test accuracy: ", "wall time to the end: ",
                   "final test accuracy: "):
         assert label in out, out
     flops = float(re.search(r"training FLOPs: ([\d.]+) TFLOP", out).group(1))
