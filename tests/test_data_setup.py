@@ -68,8 +68,8 @@ def test_workers_are_other_processes(tmp_path, monkeypatch):
     monkeypatch.setattr(shapes, "PARALLEL_FROM", 1)
     monkeypatch.setattr(shapes, "CHUNK", 3)
     shapes.generate_shapes(tmp_path / "data", TINY, workers=2)
-    drawers = {int(path.name) for path in drawn_by.iterdir()}
-    assert len(drawers) == 2 and os.getpid() not in drawers
+    drawers = {int(path.name) for path in drawn_by.iterdir()}  # which of the 2 gets which chunk is up to them
+    assert 1 <= len(drawers) <= 2 and os.getpid() not in drawers
 
     class Pids(torch.utils.data.Dataset):
         def __len__(self):
@@ -84,7 +84,7 @@ def test_workers_are_other_processes(tmp_path, monkeypatch):
     cached = data_setup.cache_in_memory(Pids())
     assert cached.tensors[0].flatten().tolist() == list(range(40))  # in order
     decoders = set(cached.tensors[1].tolist())
-    assert len(decoders) == 2 and os.getpid() not in decoders
+    assert len(decoders) == 2 and os.getpid() not in decoders  # a DataLoader deals its batches out in turn
 
 
 def test_the_cache_decoded_by_workers_is_the_serial_cache(tiny, monkeypatch):
