@@ -23,26 +23,14 @@ import os
 import shutil
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from vit_throughput import speedup
+from vit_throughput import interleaved, speedup
 
 from course_utils import data_setup, shapes
 from course_utils.processes import cpu_count, fork_context
-
-
-def timed_rounds(ways: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
-    """Seconds of each way in each of ``rounds`` rounds, the order alternating from one round to the next."""
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for round_ in range(rounds):
-        for name in list(ways) if round_ % 2 == 0 else list(reversed(ways)):
-            start = time.perf_counter()
-            ways[name]()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def report(title: str, times: dict[str, list[float]], reference: str) -> None:
@@ -77,18 +65,17 @@ def main() -> None:
 
         # A render passed in is "of your own" to generate_shapes: it stays in threads.
         ways = {"one thread": draw(workers=1),
-                f"{workers} threads": draw(workers=workers, render=shapes.render_shape if spec.kind == "shapes"
-                                           else shapes.render_pattern)}
+                f"{workers} threads": draw(workers=workers, render=shapes.renderer(spec))}
         if fork_context() is not None:
             ways[f"{workers} processes"] = draw(workers=workers)
-        drawing = timed_rounds(ways, args.rounds)  # the last round's set stays for the decoding
+        drawing = interleaved(ways, args.rounds, repeat=1, warm_up=False)  # the last set drawn stays, to decode
 
         transform = data_setup.default_transform(spec.img_size)
         train = data_setup.image_folder(folder / "train", transform)
-        decoding = timed_rounds({
+        decoding = interleaved({
             "this process": lambda: data_setup.cache_in_memory(train, workers=0),
             f"{workers} worker processes": lambda: data_setup.cache_in_memory(train, workers=workers),
-        }, args.rounds)
+        }, args.rounds, repeat=1, warm_up=False)
 
     report(f"\ndrawing the {args.dataset!r} set ({images:,} images), median of {args.rounds} rounds:", drawing,
            "one thread")

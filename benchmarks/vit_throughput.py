@@ -75,13 +75,15 @@ def seconds(fn: Callable[[], None], repeat: int) -> float:
     return (time.perf_counter() - start) / repeat
 
 
-def interleaved(fns: dict[str, Callable[[], None]], rounds: int, repeat: int) -> dict[str, list[float]]:
-    """Seconds per call of each fn in each of `rounds` interleaved rounds, after one warm-up call each.
+def interleaved(fns: dict[str, Callable[[], None]], rounds: int, repeat: int,
+                warm_up: bool = True) -> dict[str, list[float]]:
+    """Seconds per call of each fn in each of `rounds` interleaved rounds, after one warm-up call each (unless
+    `warm_up` is False: for calls of seconds, which need none).
 
     Rounds alternate the order (A B C, C B A, ...): whichever runs first after a switch pays for cold caches
     and fresh memory pages, and alternating spreads that cost evenly.
     """
-    for fn in fns.values():
+    for fn in fns.values() if warm_up else ():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for round_ in range(rounds):

@@ -178,7 +178,7 @@ def default_data_dir() -> Path:
 Renderer = Callable[[str, int, np.random.Generator], Image.Image]
 
 
-def _renderer(spec: ShapesSpec) -> Renderer:
+def renderer(spec: ShapesSpec) -> Renderer:
     """The function that draws ``spec``'s images: ``render_shape`` or ``render_pattern`` (looked up at call
     time, so a test can patch them)."""
     kinds = {"shapes": render_shape, "dots": render_pattern}
@@ -195,13 +195,13 @@ def draw_image(spec: ShapesSpec, split: str, class_id: int, index: int,
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
     rng = np.random.default_rng([spec.seed, SPLITS.index(split), class_id, index])
-    return (render or _renderer(spec))(spec.classes[class_id], spec.img_size, rng)
+    return (render or renderer(spec))(spec.classes[class_id], spec.img_size, rng)
 
 
 def _draw_files(spec: ShapesSpec, split: str, class_id: int, indices: range, folder: Path,
                 render: Renderer | None = None) -> int:
     """Draw images ``indices`` of one class and split into ``folder`` as ``<index>.png``; return how many."""
-    render = render or _renderer(spec)
+    render = render or renderer(spec)
     for i in indices:
         draw_image(spec, split, class_id, i, render).save(folder / f"{i:05d}.png", compress_level=1)
     return len(indices)

@@ -34,6 +34,9 @@ def test_interleaved_alternates_the_order_and_times_every_round():
     times = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3, repeat=1)
     assert calls == ["a", "b", "a", "b", "b", "a", "a", "b"]  # warm-up, then A B, B A, A B
     assert {name: len(t) for name, t in times.items()} == {"a": 3, "b": 3}
+    calls.clear()
+    interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=2, repeat=1, warm_up=False)
+    assert calls == ["a", "b", "b", "a"]  # no warm-up calls
 
 
 @pytest.mark.slow
