@@ -55,10 +55,6 @@ def run(variant: str, seed: int, data: str) -> dict[str, Any]:
             "train_flops": result["train_flops"], "seconds": round(time.perf_counter() - start, 1)}
 
 
-def _run(job: tuple) -> dict[str, Any]:
-    return run(*job)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="shapes", choices=("shapes", "shapes_small"),
@@ -78,7 +74,7 @@ def main() -> None:
     print(f"the main job on {args.data}, {len(jobs)} runs, {args.workers} one-thread workers")
     results = []
     with worker_pool(args.workers, threads=1) as pool:
-        for result in pool.map(_run, jobs):  # in the jobs' order, each printed as soon as it is known
+        for result in pool.map(run, *zip(*jobs, strict=True)):  # in the jobs' order, each printed when known
             results.append(result)
             print(f"  {result['variant']:<15} seed {result['seed']:>2}: test accuracy by epoch "
                   + " ".join(f"{a:.3f}" for a in result["test_acc"]) + f", {result['seconds']:.0f} s", flush=True)
