@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--grad-clip", type=float, default=1.0, help="global grad-norm clip, 0 = off (default: %(default)s)")
     parser.add_argument("--dropout", type=float, default=0.0, help="the paper's dropout (default: %(default)s)")
     parser.add_argument("--position-std", type=float, default=BOOST_STD,
-                        help=f"initial std of the position embedding: the paper's code uses {INIT_STD}; 0.2 gets a ViT "
+                        help=f"initial std of the position embedding: the paper's code uses {INIT_STD}; {BOOST_STD} gets a ViT "
                              "off the ln C plateau on tasks where the layout matters (lesson 06; default: %(default)s)")
     parser.add_argument("--position-lr-scale", type=float, default=BOOST_LR_SCALE,
                         help="the position embedding's learning rate over --lr, without weight decay; 1 is the "
