@@ -113,15 +113,20 @@ class MultiheadSelfAttention(nn.Module):
         # (B, N, 3D) -> (3, B, heads, N, D_h): split into q, k, v, then into heads.
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
+        x = self.attend(q, k, v).transpose(1, 2).reshape(batch, tokens, dim)  # concatenate the heads: (B, N, D)
+        return self.proj_dropout(self.proj(x))
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """softmax(q k^T / sqrt(D_h)) v, with dropout on the weights in training, per head.
+
+        Shapes: q (B, heads, M, D_h), k and v (B, heads, N, D_h) -> (B, heads, M, D_h).
+        """
         if self.keep_attention or writes_attention_out(q):
             attention = attention_weights(q, k)
             if self.keep_attention:
                 self.last_attention = attention.detach()
-            x = F.dropout(attention, self.attn_dropout, self.training) @ v
-        else:
-            x = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0)
-        x = x.transpose(1, 2).reshape(batch, tokens, dim)  # concatenate the heads: (B, N, D)
-        return self.proj_dropout(self.proj(x))
+            return F.dropout(attention, self.attn_dropout, self.training) @ v
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0)
 
 
 class MultiheadSelfAttentionBlock(nn.Module):
@@ -322,7 +327,7 @@ def interpolate_position_embedding(position_embedding: torch.Tensor, new_grid: i
 
 
 # Table 1 of the paper, plus the Ti and S widths of DeiT/timm (head width 64), and three small models of our
-# own: nano, the default of the training script (in about 2.3 TFLOP it learns the bundled shapes, one to two
+# own: nano, the default of the training script (in about 1.9 TFLOP it learns the bundled shapes, one to two
 # minutes on a laptop CPU in fp32), micro, the model of the shapes checkpoint (lesson 07), and pico,
 # the model of the dots checkpoint (64 px, an 8x8 grid of patches: lesson 08 and the experiments).
 MODEL_CONFIGS: dict[str, dict[str, int]] = {
