@@ -55,7 +55,7 @@ def main() -> None:
     reached = next((generation + wall for acc, wall in zip(run["test_acc"], run["wall_s"], strict=True)
                     if acc >= TARGET), None)
     print(f"\nprecision chosen: {run['precision']}")
-    print(f"training FLOPs: {run['train_flops'] / 1e12:.2f} TFLOP")
+    print(f"training FLOPs: {run['train_flops'] / 1e12:.3g} TFLOP")
     print(f"imports: {imports:.1f} s (torch, torchvision, course_utils; not in the times below, which start after them)")
     print(f"data generation: {generation:.1f} s")
     # The script's clock starts before it decodes the images into memory: the first epoch's end includes that.
