@@ -30,6 +30,9 @@ Printed, per configuration:
   profiled steps' wall time. The profiler adds a few microseconds per op, so the profiled step is slower than
   the timed one, most of all for the smallest models; its ms are printed beside the breakdown.
 
+With ``--last-block both`` every configuration also runs the other way (with every token through the last block, or
+with the class token only), in the same rounds, and the median of the per-round ratios of the two times is printed.
+
 With ``--compile MODE`` the model's forward (and so its backward) and the update (clip and AdamW) run through
 ``torch.compile`` in that mode; the first step's time, compilation included, is printed per configuration, and a
 compiled region's ops count as "other" in the breakdown.
@@ -46,6 +49,7 @@ several times slower), and on a CPU faster than the course's baseline (2 cores, 
     python benchmarks/step_efficiency.py --models nano --batches 64 128 256 --repeats 11
     python benchmarks/step_efficiency.py --models pico --batches 64 --attention fused   # against the package's path
     python benchmarks/step_efficiency.py --models pico nano --batches 64 --compile default  # torch.compile'd
+    python benchmarks/step_efficiency.py --models nano pico --batches 64 --last-block both    # the last block's saving
     ../shared/tools/as-baseline-cpu python benchmarks/step_efficiency.py
     python benchmarks/step_efficiency.py --quick --models nano         # a smoke run: seconds, numbers are noise
 """
@@ -56,7 +60,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -85,7 +89,7 @@ class Config:
 
     @property
     def label(self) -> str:
-        return f"{self.size} {self.img_size} px / {self.patch_size}"
+        return f"{self.size} {self.img_size} px / {self.patch_size}" + (", class token last" * self.class_token_last_block)
 
     @property
     def tokens(self) -> int:
@@ -281,6 +285,16 @@ def breakdown(step: Callable[[], None], steps: int) -> tuple[dict[str, float], f
     return percent, wall_us / steps / 1e3, attention_path(names)
 
 
+def last_blocks(config: Config, mode: str) -> list[Config]:
+    """``config`` with its last block as ``--last-block`` asks: as it is ("script"), on the class token only, on every
+    token, or both (every token first)."""
+    if mode == "script":
+        return [config]
+    if mode == "both":
+        return [replace(config, class_token_last_block=False), replace(config, class_token_last_block=True)]
+    return [replace(config, class_token_last_block=mode == "class-token")]
+
+
 def span(values: list[float], fmt: str, unit: str = "") -> str:
     """The median of ``values`` and, with more than one, their range: "95.3 (93.1-97.0)", "41% (39-44%)"."""
     middle = f"{statistics.median(values):{fmt}}{unit}"
@@ -303,6 +317,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--attention", choices=("auto", "fused", "written"), default="auto",
                         help="the attention path: the package's choice by head size (vit.writes_attention_out), "
                              "always the fused kernel, or always written out (default: auto)")
+    parser.add_argument("--last-block", choices=("script", "class-token", "every-token", "both"), default="script",
+                        help="the last encoder block: as the course trains it (nano, the training script's: the class "
+                             "token only, through course_utils.last_block.ClassTokenLastBlock; pico and ti: every "
+                             "token), the class token only, every token, or both ways in the same rounds, with the "
+                             "ratio of their times (default: script)")
     parser.add_argument("--compile", default="off", choices=("off", "default", "reduce-overhead", "max-autotune",
                                                             "max-autotune-no-cudagraphs"),
                         help="torch.compile the forward and the update in this mode (default: off)")
@@ -333,8 +352,8 @@ def main(argv: list[str] | None = None) -> None:
           f"median of {args.repeats} interleaved rounds")
 
     compile_mode = None if args.compile == "off" else args.compile
-    cases = [make_case(CONFIGS[name], batch, compile_mode=compile_mode) for name in args.models
-             for batch in (args.batches or CONFIGS[name].batches)]
+    cases = [make_case(config, batch, compile_mode=compile_mode) for name in args.models
+             for batch in (args.batches or CONFIGS[name].batches) for config in last_blocks(CONFIGS[name], args.last_block)]
     matmul = MatmulRate(seconds=round_seconds)
     matmul.measure()  # warm-up; its rate is not kept
     matmul.rates.clear()
@@ -358,6 +377,12 @@ def main(argv: list[str] | None = None) -> None:
         shares = [100 * case.flops / s / 1e9 / r for s, r in zip(case.seconds, matmul.rates, strict=True)]
         print(f"{case.config.label:<{width}}{case.batch:>5} {case.config.tokens:>6} {case.flops / 1e9:>10.3f}  "
               f"{span(ms, '.1f'):<24}{rate:>8.1f}  {span(shares, '.1f', '%')}")
+
+    if args.last_block == "both":
+        print("\ntime per step, class token last / every token (median of the per-round ratios, their range):")
+        for every, last in zip(cases[::2], cases[1::2], strict=True):
+            ratios = [b / a for a, b in zip(every.seconds, last.seconds, strict=True)]
+            print(f"  {every.name}: {span(ratios, '.3f')}, FLOPs {last.flops / every.flops:.3f}")
 
     print(f"\ntime by op group, % of {'one profiled step' if profiled_steps == 1 else f'{profiled_steps} profiled steps'}"
           " (CPU self time; other = views, autograd and the time between ops):")

@@ -96,16 +96,16 @@ def test_notebook_times_runs_a_notebook_in_the_mode_asked_and_skips_internet_cel
 def test_step_efficiency_benchmark_prints_time_rate_share_and_a_breakdown_summing_to_100():
     out = run("step_efficiency.py", "--quick", "--models", "nano", "--threads", "1")
     for label in ("CPU capability: ", "threads: 1", "fp32 matmul 2048x2048: ", "ms/step", "GFLOP/step", "GFLOP/s",
-                  "share of matmul rate", "attention path, nano 24 px / 8: "):
+                  "share of matmul rate", "attention path, nano 24 px / 8, class token last: "):
         assert label in out, out
-    row = re.search(r"^nano 24 px / 8\s+8\s+10\s+([\d.]+)\s+([\d.]+) \(.*\)\s+([\d.]+)\s+([\d.]+)% \(", out, re.M)
+    row = re.search(r"^nano 24 px / 8, class token last\s+8\s+10\s+([\d.]+)\s+([\d.]+) \(.*\)\s+([\d.]+)\s+([\d.]+)% \(", out, re.M)
     assert row, out
     step_gflop, ms, gflops, share = map(float, row.groups())
     assert 0 < step_gflop < 1 and ms > 0 and gflops > 0 and share > 0, out
     groups = ("attention", "matmul", "elementwise", "optimizer", "data", "other")
     header = next(line for line in out.splitlines() if line.startswith("config") and "attention" in line)
     assert header.split()[-7:] == [*groups, "sum"], out
-    shares = re.search(r"^nano 24 px / 8\s+8\s+[\d.]+" + r"\s+([\d.]+)%" * 7 + "$", out, re.M)
+    shares = re.search(r"^nano 24 px / 8, class token last\s+8\s+[\d.]+" + r"\s+([\d.]+)%" * 7 + "$", out, re.M)
     assert shares, out
     *by_group, total = map(float, shares.groups())
     assert abs(sum(by_group) - 100) < 1 and abs(total - 100) < 0.1, out
@@ -118,9 +118,19 @@ def test_step_efficiency_benchmark_prints_time_rate_share_and_a_breakdown_summin
 def test_step_efficiency_benchmark_times_a_compiled_step_and_its_compilation():
     out = run("step_efficiency.py", "--quick", "--models", "nano", "--threads", "1", "--compile", "default")
     assert "compile: default" in out, out
-    first = re.search(r"^first step, compilation included: nano 24 px / 8 x8 ([\d.]+) s$", out, re.M)
+    first = re.search(r"^first step, compilation included: nano 24 px / 8, class token last x8 ([\d.]+) s$", out, re.M)
     assert first and float(first.group(1)) > 0, out
-    assert re.search(r"^nano 24 px / 8\s+8\s+10\s+[\d.]+\s+[\d.]+ \(", out, re.M), out
+    assert re.search(r"^nano 24 px / 8, class token last\s+8\s+10\s+[\d.]+\s+[\d.]+ \(", out, re.M), out
+
+
+def test_step_efficiency_benchmark_times_both_last_blocks_in_the_same_rounds():
+    out = run("step_efficiency.py", "--quick", "--models", "nano", "--threads", "1", "--last-block", "both")
+    every = re.search(r"^nano 24 px / 8\s+8\s+10\s+([\d.]+)\s", out, re.M)
+    last = re.search(r"^nano 24 px / 8, class token last\s+8\s+10\s+([\d.]+)\s", out, re.M)
+    assert every and last, out
+    assert 0.81 < float(last.group(1)) / float(every.group(1)) < 0.82, out  # 18.5% fewer GFLOP per step
+    ratio = re.search(r"^  nano 24 px / 8 x8: ([\d.]+) \(([\d.]+)-([\d.]+)\), FLOPs 0\.815$", out, re.M)
+    assert ratio and float(ratio.group(2)) <= float(ratio.group(1)) <= float(ratio.group(3)), out
 
 
 def test_takeoff_study_stops_a_run_at_its_first_round_below_the_band():
