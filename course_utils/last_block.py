@@ -5,9 +5,10 @@ output depends on every token's keys and values but only on its own query, and t
 alone; so the class token's output needs keys and values of all N + 1 tokens, and a query, an attention row, a
 projection and an MLP for the class token only. ``ClassTokenLastBlock`` runs the model that way: the same
 parameters, the same logits (to float rounding) and the same gradients, for fewer FLOPs: 18.5% fewer for the
-training script's nano ViT (the last of its 4 blocks, but for the keys and values), 13.8% for the pico (6 blocks). The training script trains through
-it (``course_utils.train``); the lessons keep the readable ``vit.ViT``, which is also what saving, loading,
-hooks and attention maps see. ``tests/test_last_block.py`` checks the logits and gradients against it.
+training script's nano ViT (the last of its 4 blocks, but for the keys and values), 13.8% for the pico (6 blocks).
+The training script trains through it (``course_utils.train``); the lessons keep the readable ``vit.ViT``, which is
+also what saving, loading, hooks and attention maps see. ``tests/test_last_block.py`` checks the logits and
+gradients against it.
 """
 
 from __future__ import annotations
