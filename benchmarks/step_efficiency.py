@@ -89,7 +89,8 @@ class Config:
 
     @property
     def label(self) -> str:
-        return f"{self.size} {self.img_size} px / {self.patch_size}" + (", class token last" * self.class_token_last_block)
+        label = f"{self.size} {self.img_size} px / {self.patch_size}"
+        return f"{label}, class token last" if self.class_token_last_block else label
 
     @property
     def tokens(self) -> int:
@@ -353,7 +354,8 @@ def main(argv: list[str] | None = None) -> None:
 
     compile_mode = None if args.compile == "off" else args.compile
     cases = [make_case(config, batch, compile_mode=compile_mode) for name in args.models
-             for batch in (args.batches or CONFIGS[name].batches) for config in last_blocks(CONFIGS[name], args.last_block)]
+             for batch in (args.batches or CONFIGS[name].batches)
+             for config in last_blocks(CONFIGS[name], args.last_block)]
     matmul = MatmulRate(seconds=round_seconds)
     matmul.measure()  # warm-up; its rate is not kept
     matmul.rates.clear()
