@@ -6,9 +6,9 @@ alone; so the class token's output needs keys and values of all N + 1 tokens, an
 projection and an MLP for the class token only. ``ClassTokenLastBlock`` runs the model that way: the same
 parameters, the same logits (to float rounding) and the same gradients, for fewer FLOPs: 18.5% fewer for the
 training script's nano ViT (the last of its 4 blocks, but for the keys and values), 13.8% for the pico (6 blocks).
-The training script trains through it (``course_utils.train``); the lessons keep the readable ``vit.ViT``, which is
-also what saving, loading, hooks and attention maps see. ``tests/test_last_block.py`` checks the logits and
-gradients against it.
+The training script and the experiments' runner train plain ViTs through it (``course_utils.train``,
+``course_utils.experiments.runner``); the lessons keep the readable ``vit.ViT``, which is also what saving,
+loading, hooks and attention maps see. ``tests/test_last_block.py`` checks the logits and gradients against it.
 """
 
 from __future__ import annotations
@@ -49,8 +49,11 @@ class ClassTokenLastBlock(nn.Module):
 
     def __init__(self, model: ViT) -> None:
         super().__init__()
-        if not isinstance(model, ViT):
-            raise TypeError(f"ClassTokenLastBlock needs a course_utils.vit.ViT, got {type(model).__name__}")
+        # Exactly a ViT: a subclass may embed, attend or pool otherwise (lesson 10's variants pool the patch
+        # tokens or add relative positions in attention), and then the class token's row is not what it reads.
+        if type(model) is not ViT:
+            raise TypeError(f"ClassTokenLastBlock needs a course_utils.vit.ViT (not a subclass), got "
+                            f"{type(model).__name__}")
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

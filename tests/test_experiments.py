@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils import engine, flops, optim, shapes
+from course_utils import engine, flops, last_block, optim, shapes
 from course_utils import experiments as E
 from course_utils.experiments import __main__ as cli
 from course_utils.experiments import models, runner
@@ -315,6 +315,20 @@ def test_a_point_trains_and_returns_every_metric(dots):
     model = E.build_model(point, 3)
     assert metrics["params"] == sum(p.numel() for p in model.parameters())
     assert metrics["train_flops"] == flops.training_flops(model, (3, 32, 32), 12, 1) == E.estimate_flops([point])
+
+
+@pytest.mark.parametrize(("position", "shortcut"), [("learned_1d", True), ("sincos_2d", False)])
+def test_a_plain_vit_trains_through_the_class_token_shortcut(dots, monkeypatch, position, shortcut):
+    """A plain ViT trains and is evaluated with its last block on the class token alone (the same logits, fewer
+    FLOPs); a variant does not take it. Either way ``train_flops`` counts every token through every block."""
+    calls = []
+    real = last_block.class_token_through
+    monkeypatch.setattr(last_block, "class_token_through", lambda block, z: calls.append(z.shape) or real(block, z))
+    point = E.make_point(position=position, **SMALL)
+    metrics = E.run_point(point, data_root=dots, device="cpu")
+    # 3 training steps, then the test, train and shuffled sets in one batch of 256 each
+    assert len(calls) == (3 + 3 if shortcut else 0)
+    assert metrics["train_flops"] == flops.training_flops(E.build_model(point, 3), (3, 32, 32), 12, 1)
 
 
 @pytest.mark.parametrize("model", ["resnet", "hybrid", "vit_pretrained"])

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from course_utils import engine, flops, shapes, train, vit
+from course_utils.experiments.position import VariantViT
 from course_utils.last_block import ClassTokenLastBlock, class_token_through
 
 # (size, image side, patch): the training script's nano, the experiments' pico, lesson 07's micro
@@ -77,8 +78,17 @@ def test_fewer_flops():
 
 
 def test_only_a_vit():
-    with pytest.raises(TypeError, match="needs a course_utils.vit.ViT, got Linear"):
+    with pytest.raises(TypeError, match=r"needs a course_utils.vit.ViT \(not a subclass\), got Linear"):
         ClassTokenLastBlock(nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("pooling", ["cls", "gap"])
+def test_not_a_subclass(pooling):
+    """Lesson 10's variants subclass ViT: with ``gap`` there is no class token, so its row would be a patch's."""
+    variant = VariantViT(pooling=pooling, position="sincos_2d", img_size=24, patch_size=8, num_classes=3,
+                         **vit.MODEL_CONFIGS["pico"])
+    with pytest.raises(TypeError, match="got VariantViT"):
+        ClassTokenLastBlock(variant)
 
 
 def test_the_training_script_counts_what_it_runs(tmp_path):
