@@ -323,7 +323,12 @@ def test_a_plain_vit_trains_through_the_class_token_shortcut(dots, monkeypatch, 
     FLOPs); a variant does not take it. Either way ``train_flops`` counts every token through every block."""
     calls = []
     real = last_block.class_token_through
-    monkeypatch.setattr(last_block, "class_token_through", lambda block, z: calls.append(z.shape) or real(block, z))
+
+    def counted(block, z):
+        calls.append(z.shape)
+        return real(block, z)
+
+    monkeypatch.setattr(last_block, "class_token_through", counted)
     point = E.make_point(position=position, **SMALL)
     metrics = E.run_point(point, data_root=dots, device="cpu")
     # 3 training steps, then the test, train and shuffled sets in one batch of 256 each

@@ -68,10 +68,10 @@ are shuffled in one fixed random order (``shuffle_patches``: who cares where the
 (the last epoch's mean, label-smoothed) and, in the newer files, ``train_losses`` and ``train_accs`` (every
 epoch's means); ``train_flops`` (``course_utils.flops.training_flops``: forward and backward of every training
 image seen, every token through every block, as the paper counts a model's compute: one count for every model
-the lessons compare, whether or not it takes the last-block shortcut); ``train_s`` (the training loop) and ``wall_s`` (the whole point, data included); ``epochs`` and
-``steps`` (as run), ``params``, ``precision`` and ``device``; in the newer files ``machine``, the
-``machine_line`` of the machine it ran on (a grid resumed on another machine holds runs of both:
-``load_machine`` lists each with its number of runs).
+the lessons compare, whether or not it takes the last-block shortcut); ``train_s`` (the training loop) and
+``wall_s`` (the whole point, data included); ``epochs`` and ``steps`` (as run), ``params``, ``precision`` and
+``device``; in the newer files ``machine``, the ``machine_line`` of the machine it ran on (a grid resumed on
+another machine holds runs of both: ``load_machine`` lists each with its number of runs).
 
 **Fast runs.** ``reduced(point)`` is the same point with a tenth of the images, a twentieth of the minimum
 steps and a quarter of the minimum epochs. ``python -m course_utils.experiments NAME --fast`` runs every point
