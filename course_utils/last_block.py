@@ -38,6 +38,13 @@ def class_token_through(block: TransformerEncoderBlock, z: torch.Tensor) -> torc
     return block.mlp_block(z0) + z0  # Eq 3
 
 
+def fits(model: nn.Module) -> bool:
+    """Whether ``ClassTokenLastBlock`` can run ``model``: exactly a ``vit.ViT``. A subclass may embed, attend or pool
+    otherwise (lesson 10's variants pool the patch tokens or add relative positions in attention), and then the class
+    token's row is not what it reads."""
+    return type(model) is ViT
+
+
 class ClassTokenLastBlock(nn.Module):
     """``model`` (a ``vit.ViT``, shared, not copied) with its last encoder block computing the class token only.
 
@@ -49,9 +56,7 @@ class ClassTokenLastBlock(nn.Module):
 
     def __init__(self, model: ViT) -> None:
         super().__init__()
-        # Exactly a ViT: a subclass may embed, attend or pool otherwise (lesson 10's variants pool the patch
-        # tokens or add relative positions in attention), and then the class token's row is not what it reads.
-        if type(model) is not ViT:
+        if not fits(model):
             raise TypeError(f"ClassTokenLastBlock needs a course_utils.vit.ViT (not a subclass), got "
                             f"{type(model).__name__}")
         self.model = model

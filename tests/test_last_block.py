@@ -9,7 +9,7 @@ from torch import nn
 
 from course_utils import engine, flops, shapes, train, vit
 from course_utils.experiments.position import VariantViT
-from course_utils.last_block import ClassTokenLastBlock, class_token_through
+from course_utils.last_block import ClassTokenLastBlock, class_token_through, fits
 
 # (size, image side, patch): the training script's nano, the experiments' pico, lesson 07's micro
 MODELS = [("nano", 24, 8), ("pico", 64, 8), ("micro", 32, 8)]
@@ -87,6 +87,7 @@ def test_not_a_subclass(pooling):
     """Lesson 10's variants subclass ViT: with ``gap`` there is no class token, so its row would be a patch's."""
     variant = VariantViT(pooling=pooling, position="sincos_2d", img_size=24, patch_size=8, num_classes=3,
                          **vit.MODEL_CONFIGS["pico"])
+    assert not fits(variant) and fits(make("pico", 24, 8))
     with pytest.raises(TypeError, match="got VariantViT"):
         ClassTokenLastBlock(variant)
 

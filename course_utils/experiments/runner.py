@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_utils import engine, flops, precision, utils
+from course_utils import engine, flops, last_block, precision, utils
 from course_utils.experiments.data import (
     TensorBatches,
     balanced_subset,
@@ -45,10 +45,8 @@ from course_utils.experiments.points import (
     schedule,
 )
 from course_utils.experiments.results import machine_line, points_with_machines
-from course_utils.last_block import ClassTokenLastBlock
 from course_utils.optim import init_position_embedding, make_optimizer
 from course_utils.progress import progress as progress_bar
-from course_utils.vit import ViT
 
 
 def set_up_training(point: dict[str, Any], num_classes: int, steps: int, device: str | torch.device = "cpu",
@@ -106,7 +104,7 @@ def run_point(point: dict[str, Any], data_root: str | Path | None = None, fast: 
     # Counted as the paper counts, every token through every block, for every kind of model alike...
     flops_per_epoch = flops.training_flops(model, tuple(train_x.shape[1:]), point["train_size"])
     # ...though a plain ViT runs its last block for the class token only: the same logits, fewer FLOPs.
-    runs = ClassTokenLastBlock(model) if type(model) is ViT else model
+    runs = last_block.ClassTokenLastBlock(model) if last_block.fits(model) else model
     scaler = chosen.grad_scaler()
     batches = TensorBatches(train_x, train_y, point["batch_size"], shuffle=True, seed=point["seed"])
 
