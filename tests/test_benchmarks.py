@@ -65,7 +65,7 @@ def test_attention_benchmark_finds_both_kernels_equal():
 @pytest.mark.slow
 def test_time_to_accuracy_benchmark_prints_the_machine_the_precision_and_the_cost():
     out = run("time_to_accuracy.py", "--dataset", "shapes_small", "--", "--epochs", "1", "--img-size", "16",
-              "--batch-size", "64")
+              "--patch-size", "8", "--batch-size", "64")
     for label in ("CPU capability: ", "native bf16: ", "fp32 matmul ", "precision chosen: ", "training FLOPs: ",
                   "imports: ", "data generation: ", "wall time to 0.95 test accuracy: ", "wall time to the end: ",
                   "final test accuracy: "):
@@ -97,16 +97,16 @@ def test_notebook_times_runs_a_notebook_in_the_mode_asked_and_skips_internet_cel
 def test_step_efficiency_benchmark_prints_time_rate_share_and_a_breakdown_summing_to_100():
     out = run("step_efficiency.py", "--quick", "--models", "nano", "--threads", "1")
     for label in ("CPU capability: ", "threads: 1", "fp32 matmul 2048x2048: ", "ms/step", "GFLOP/step", "GFLOP/s",
-                  "share of matmul rate", "attention path, nano 24 px / 8, class token last: "):
+                  "share of matmul rate", "attention path, nano 24 px / 12, class token last: "):
         assert label in out, out
-    row = re.search(r"^nano 24 px / 8, class token last\s+8\s+10\s+([\d.]+)\s+([\d.]+) \(.*\)\s+([\d.]+)\s+([\d.]+)% \(", out, re.M)
+    row = re.search(r"^nano 24 px / 12, class token last\s+8\s+5\s+([\d.]+)\s+([\d.]+) \(.*\)\s+([\d.]+)\s+([\d.]+)% \(", out, re.M)
     assert row, out
     step_gflop, ms, gflops, share = map(float, row.groups())
     assert 0 < step_gflop < 1 and ms > 0 and gflops > 0 and share > 0, out
     groups = ("attention", "matmul", "elementwise", "optimizer", "data", "other")
     header = next(line for line in out.splitlines() if line.startswith("config") and "attention" in line)
     assert header.split()[-7:] == [*groups, "sum"], out
-    shares = re.search(r"^nano 24 px / 8, class token last\s+8\s+[\d.]+" + r"\s+([\d.]+)%" * 7 + "$", out, re.M)
+    shares = re.search(r"^nano 24 px / 12, class token last\s+8\s+[\d.]+" + r"\s+([\d.]+)%" * 7 + "$", out, re.M)
     assert shares, out
     *by_group, total = map(float, shares.groups())
     assert abs(sum(by_group) - 100) < 1 and abs(total - 100) < 0.1, out
@@ -119,18 +119,18 @@ def test_step_efficiency_benchmark_prints_time_rate_share_and_a_breakdown_summin
 def test_step_efficiency_benchmark_times_a_compiled_step_and_its_compilation():
     out = run("step_efficiency.py", "--quick", "--models", "nano", "--threads", "1", "--compile", "default")
     assert "compile: default" in out, out
-    first = re.search(r"^first step, compilation included: nano 24 px / 8, class token last x8 ([\d.]+) s$", out, re.M)
+    first = re.search(r"^first step, compilation included: nano 24 px / 12, class token last x8 ([\d.]+) s$", out, re.M)
     assert first and float(first.group(1)) > 0, out
-    assert re.search(r"^nano 24 px / 8, class token last\s+8\s+10\s+[\d.]+\s+[\d.]+ \(", out, re.M), out
+    assert re.search(r"^nano 24 px / 12, class token last\s+8\s+5\s+[\d.]+\s+[\d.]+ \(", out, re.M), out
 
 
 def test_step_efficiency_benchmark_times_both_last_blocks_in_the_same_rounds():
     out = run("step_efficiency.py", "--quick", "--models", "nano", "--threads", "1", "--last-block", "both")
-    every = re.search(r"^nano 24 px / 8\s+8\s+10\s+([\d.]+)\s", out, re.M)
-    last = re.search(r"^nano 24 px / 8, class token last\s+8\s+10\s+([\d.]+)\s", out, re.M)
+    every = re.search(r"^nano 24 px / 12\s+8\s+5\s+([\d.]+)\s", out, re.M)
+    last = re.search(r"^nano 24 px / 12, class token last\s+8\s+5\s+([\d.]+)\s", out, re.M)
     assert every and last, out
-    assert 0.81 < float(last.group(1)) / float(every.group(1)) < 0.82, out  # 18.5% fewer GFLOP per step
-    ratio = re.search(r"^  nano 24 px / 8 x8: ([\d.]+) \(([\d.]+)-([\d.]+)\), FLOPs 0\.815$", out, re.M)
+    assert 0.83 < float(last.group(1)) / float(every.group(1)) < 0.85, out  # 16.1% fewer GFLOP per step
+    ratio = re.search(r"^  nano 24 px / 12 x8: ([\d.]+) \(([\d.]+)-([\d.]+)\), FLOPs 0\.839$", out, re.M)
     assert ratio and float(ratio.group(2)) <= float(ratio.group(1)) <= float(ratio.group(3)), out
 
 
@@ -202,11 +202,11 @@ def test_local_heads_study_refuses_a_bad_step_count():
 @pytest.mark.slow
 def test_main_job_recipe_trains_the_script_with_each_variants_flags_and_adds_the_runs(tmp_path):
     out = tmp_path / "runs.json"
-    printed = run("main_job_recipe.py", "--data", "shapes_small", "--variants", "boost_3", "lr2e-3_4",
+    printed = run("main_job_recipe.py", "--data", "shapes_small", "--variants", "boost_3", "boost_lr2e-3_4",
                   "--seeds", "0", "--workers", "1", "--out", str(out))
     content = json.loads(out.read_text())
     assert content["settings"]["data"] == "shapes_small" and content["machine"]["workers"] == 1
-    assert [(r["variant"], r["seed"], len(r["test_acc"])) for r in content["runs"]] == [("lr2e-3_4", 0, 4),
+    assert [(r["variant"], r["seed"], len(r["test_acc"])) for r in content["runs"]] == [("boost_lr2e-3_4", 0, 4),
                                                                                          ("boost_3", 0, 3)]
     assert all(0 <= a <= 1 for r in content["runs"] for a in r["test_acc"] + r["train_acc"]), content
     assert content["runs"][1]["train_flops"] < content["runs"][0]["train_flops"]  # 3 epochs cost less than 4
