@@ -38,7 +38,7 @@ VARIANTS: dict[str, list[str]] = {
     "3x3_boost_lr1e-3_4": [*GRID_3X3, "--epochs", "4", "--lr", "1e-3", *BOOST],
     "boost_lr2e-3_4": [*GRID_2X2, "--epochs", "4", "--lr", "2e-3", *BOOST],
     "boost_lr1e-3_4": [*GRID_2X2, "--epochs", "4", "--lr", "1e-3", *BOOST],
-    "boost_4": [*GRID_2X2, "--epochs", "4", "--lr", "7e-4", *BOOST],
+    "boost_4": [*GRID_2X2, "--epochs", "4", "--lr", "7e-4", *BOOST],  # the main job's recipe since December 2026
     "boost_lr5e-4_4": [*GRID_2X2, "--epochs", "4", "--lr", "5e-4", *BOOST],
     "lr7e-4_4": [*GRID_2X2, "--epochs", "4", "--lr", "7e-4", *PAPER_INIT],
     "boost_3": [*GRID_2X2, "--epochs", "3", "--lr", "7e-4", *BOOST],

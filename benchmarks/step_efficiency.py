@@ -315,7 +315,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line, with the defaults of --quick (or of a full run) filled in."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", choices=sorted(CONFIGS), default=None,
-                        help="configurations to run (default: nano pico ti; with --quick: nano)")
+                        help=f"configurations to run (default: {' '.join(DEFAULT_MODELS)}; with --quick: nano)")
     parser.add_argument("--batches", nargs="+", type=int, default=None,
                         help="batch sizes for every model chosen (default: 64 256 for nano and pico, 8 for ti; "
                              "with --quick: 8)")

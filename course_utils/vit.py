@@ -327,9 +327,9 @@ def interpolate_position_embedding(position_embedding: torch.Tensor, new_grid: i
 
 
 # Table 1 of the paper, plus the Ti and S widths of DeiT/timm (head width 64), and three small models of our
-# own: nano, the default of the training script (on 24 px shapes in a 2 x 2 grid of patches it learns them
-# in about 1.0 TFLOP, about a minute on a laptop CPU in fp32), micro, the model of the shapes checkpoint (lesson 07), and pico,
-# the model of the dots checkpoint (64 px, an 8x8 grid of patches: lesson 08 and the experiments).
+# own: nano, the default of the training script (on 24 px shapes in a 2 x 2 grid of patches it learns them in
+# about 1.0 TFLOP, about a minute on a laptop CPU in fp32), micro, the model of the shapes checkpoint (lesson 07),
+# and pico, the model of the dots checkpoint (64 px, an 8x8 grid of patches: lesson 08 and the experiments).
 MODEL_CONFIGS: dict[str, dict[str, int]] = {
     "pico": dict(num_transformer_layers=6, embedding_dim=64, mlp_size=256, num_heads=4),
     "nano": dict(num_transformer_layers=4, embedding_dim=128, mlp_size=512, num_heads=4),
