@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -227,3 +228,38 @@ def test_data_preparation_benchmark_times_every_way_and_refuses_no_rounds():
     result = subprocess.run([sys.executable, str(BENCHMARKS / "data_preparation.py"), "--rounds", "0"],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and "--rounds must be positive" in result.stderr
+
+
+def cpu_quota(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(BENCHMARKS / "cpu_quota.sh"), *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+@pytest.mark.parametrize("cpus", ["abc", "0", "-1", "100"])
+def test_cpu_quota_refuses_a_share_that_is_not_a_number_of_cpus(cpus):
+    result = cpu_quota(cpus, "true")
+    assert result.returncode == 2 and f"not '{cpus}'" in result.stderr
+
+
+def test_cpu_quota_without_a_command_prints_its_usage():
+    result = cpu_quota("0.5")
+    assert result.returncode == 2 and result.stderr.startswith("usage: cpu_quota.sh CPUS COMMAND")
+
+
+def cgroup_writable() -> bool:
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").is_file()
+    root = Path("/sys/fs/cgroup") if v2 else Path("/sys/fs/cgroup/cpu")
+    return root.is_dir() and os.access(root, os.W_OK)
+
+
+@pytest.mark.skipif(not cgroup_writable(), reason="needs root: cpu_quota.sh writes a cgroup under /sys/fs/cgroup")
+def test_cpu_quota_runs_the_command_in_a_group_of_its_own_with_its_exit_status_and_removes_the_group():
+    quota_files = "/sys/fs/cgroup/cpu/cpu_quota_*/cpu.cfs_quota_us /sys/fs/cgroup/cpu_quota_*/cpu.max"
+    result = cpu_quota("0.5", "bash", "-c", f"cat /proc/self/cgroup; echo wait=$OMP_WAIT_POLICY; "
+                                            f"for f in {quota_files}; do [ -f $f ] && echo quota=$(cat $f); done; exit 3")
+    assert result.returncode == 3, result.stderr  # the command's own status
+    group = re.search(r"in (/sys/fs/cgroup/\S+)", result.stderr).group(1)
+    assert "/" + Path(group).name in result.stdout  # the command ran inside the group
+    assert re.search(r"^quota=50000( 100000)?$", result.stdout, re.M)  # half a CPU: 50 of every 100 ms
+    assert "wait=PASSIVE" in result.stdout  # OpenMP's idle threads sleep, so waiting does not spend the quota
+    assert not Path(group).exists()  # removed after the command ended

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Run a command on a share of this machine's CPU time, as a stand-in for a slower CPU.
+#
+#   sudo benchmarks/cpu_quota.sh 0.96 ../shared/tools/as-baseline-cpu python benchmarks/time_to_accuracy.py
+#
+# The first argument is how many CPUs' worth of time the command may use in every 100 ms, over all its threads
+# and processes (a CFS bandwidth quota in a cgroup of its own); the command keeps its 2 threads. OpenMP's idle
+# threads sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE, unless set), because a spinning thread would spend
+# the quota on waiting. Needs root (it writes to /sys/fs/cgroup); cgroup v1 and v2 both work.
+#
+# Calibration (CONTRIBUTING.md, "The main job on the baseline, emulated"): the main job as of commit 126ba56,
+# timed on the baseline CPU at 125 s to the end, took 118-125 s under `cpu_quota.sh 0.96 as-baseline-cpu` on a
+# 2-core AVX-512 EPYC whose fp32 matmul ran at 59-77 GFLOP/s under it (the baseline's: 49-62). On another machine
+# the share that stands for the baseline differs: calibrate it the same way before reading times from it.
+set -euo pipefail
+if [ $# -lt 2 ]; then
+    echo "usage: cpu_quota.sh CPUS COMMAND [ARGS...]   (CPUS: e.g. 0.96, the CPU time allowed per wall second)" >&2
+    exit 2
+fi
+cpus=$1
+shift
+if ! quota=$(python3 -c "import sys; c = float(sys.argv[1]); assert 0.01 <= c <= 64; print(int(c * 100000))" \
+        "$cpus" 2>/dev/null); then
+    echo "cpu_quota.sh: CPUS must be a number of CPUs between 0.01 and 64, not '$cpus'" >&2
+    exit 2
+fi
+name="cpu_quota_$$"
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then  # cgroup v2: one tree, cpu.max = "quota period"
+    group=/sys/fs/cgroup/$name
+    mkdir "$group"
+    echo "$quota 100000" > "$group/cpu.max"
+else  # cgroup v1: the cpu controller's own tree
+    group=/sys/fs/cgroup/cpu/$name
+    mkdir "$group"
+    echo 100000 > "$group/cpu.cfs_period_us"
+    echo "$quota" > "$group/cpu.cfs_quota_us"
+fi
+echo "cpu_quota.sh: $cpus CPUs of time per second, in $group" >&2
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# The command runs in a child that joins the group; this shell stays outside it, waits, and removes the group.
+status=0
+bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' cpu_quota "$group" "$@" || status=$?
+rmdir "$group" 2>/dev/null || true
+exit "$status"
