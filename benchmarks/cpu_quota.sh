@@ -20,8 +20,7 @@ if [ $# -lt 2 ]; then
 fi
 cpus=$1
 shift
-if ! quota=$(python3 -c "import sys; c = float(sys.argv[1]); assert 0.01 <= c <= 64; print(int(c * 100000))" \
-        "$cpus" 2>/dev/null); then
+if ! quota=$(awk -v c="$cpus" 'BEGIN { if (c !~ /^[0-9]*\.?[0-9]+$/ || c < 0.01 || c > 64) exit 1; printf "%d", c * 100000 + 0.5 }'); then
     echo "cpu_quota.sh: CPUS must be a number of CPUs between 0.01 and 64, not '$cpus'" >&2
     exit 2
 fi
