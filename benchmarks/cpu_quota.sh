@@ -9,10 +9,10 @@
 # the quota on waiting. Needs root and the cgroup cpu controller (v1, or v2 with cpu enabled for child groups);
 # where it cannot set a quota it says so and exits with status 3, having run nothing.
 #
-# Calibration (CONTRIBUTING.md, "The main job on the baseline, emulated"): the main job as of commit 126ba56,
-# timed on the baseline CPU at 125 s to the end, took 114-126 s under `cpu_quota.sh 0.96 as-baseline-cpu` on a
-# 2-core AVX-512 EPYC whose fp32 matmul ran at 59-81 GFLOP/s under it (the baseline's: 49-62). On another machine
-# the share that stands for the baseline differs: calibrate it the same way before reading times from it.
+# Calibration: 0.96 is the share at which, under `as-baseline-cpu` on a 2-core AVX-512 EPYC, the one main job timed
+# on the baseline CPU took about as long as it did there (the figures: CONTRIBUTING.md, "The main job on the
+# baseline, emulated"). On another machine the share that stands for the baseline differs: calibrate it the same
+# way before reading times from it.
 set -euo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: cpu_quota.sh CPUS COMMAND [ARGS...]   (CPUS: e.g. 0.96, the CPU time allowed per wall second)" >&2
@@ -25,12 +25,13 @@ if ! quota=$(awk -v c="$cpus" 'BEGIN { if (c !~ /^[0-9]*\.?[0-9]+$/ || c < 0.01 
     exit 2
 fi
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then  # cgroup v2: one tree, cpu.max = "quota period"
-    group=/sys/fs/cgroup/cpu_quota_$$
-    settings=("$quota 100000" "$group/cpu.max")
+    tree=/sys/fs/cgroup
+    settings=("$quota 100000" cpu.max)
 else  # cgroup v1: the cpu controller's own tree
-    group=/sys/fs/cgroup/cpu/cpu_quota_$$
-    settings=(100000 "$group/cpu.cfs_period_us" "$quota" "$group/cpu.cfs_quota_us")
+    tree=/sys/fs/cgroup/cpu
+    settings=(100000 cpu.cfs_period_us "$quota" cpu.cfs_quota_us)
 fi
+group=$tree/cpu_quota_$$
 cannot() {
     rmdir "$group" 2>/dev/null || true
     echo "cpu_quota.sh: cannot set a CPU quota here ($1): it needs root and the cgroup cpu controller" >&2
@@ -38,17 +39,15 @@ cannot() {
 }
 mkdir "$group" 2>/dev/null || cannot "mkdir $group failed"
 for ((i = 0; i < ${#settings[@]}; i += 2)); do
-    echo "${settings[i]}" 2>/dev/null > "${settings[i + 1]}" || cannot "writing ${settings[i + 1]} failed"
+    echo "${settings[i]}" 2>/dev/null > "$group/${settings[i + 1]}" || cannot "writing $group/${settings[i + 1]} failed"
 done
+# This shell joins the group, so the command it starts is born inside it; once the command has ended the shell
+# leaves for the tree's root, which empties the group so that it can be removed.
+echo $$ 2>/dev/null > "$group/cgroup.procs" || cannot "joining $group failed"
 echo "cpu_quota.sh: $cpus CPUs of time per second, in $group" >&2
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-# The command runs in a child that joins the group; this shell stays outside it, waits, and removes the group.
 status=0
-bash -c 'if ! echo $$ 2>/dev/null > "$1/cgroup.procs"; then
-              echo "cpu_quota.sh: cannot set a CPU quota here (joining $1 failed): it needs root and the cgroup cpu controller" >&2
-              exit 3
-          fi
-          shift
-          exec "$@"' cpu_quota "$group" "$@" || status=$?
-rmdir "$group" 2>/dev/null || true
+"$@" || status=$?
+echo $$ > "$tree/cgroup.procs"
+rmdir "$group"
 exit "$status"
