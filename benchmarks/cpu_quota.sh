@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Run a command on a share of this machine's CPU time, as a stand-in for a slower CPU.
 #
-#   sudo benchmarks/cpu_quota.sh 0.96 ../shared/tools/as-baseline-cpu python benchmarks/time_to_accuracy.py
+#   sudo benchmarks/cpu_quota.sh 0.96 env ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+#       ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2 "$(command -v python)" benchmarks/time_to_accuracy.py
+#
+# (the variables hold torch's libraries to AVX2 on 2 threads, as on the course's baseline CPU; sudo resets PATH,
+# so name the python of your environment.)
 #
 # The first argument is how many CPUs' worth of time the command may use in every 100 ms, over all its threads
 # and processes (a CFS bandwidth quota in a cgroup of its own); the command keeps its 2 threads. OpenMP's idle
@@ -9,7 +13,7 @@
 # the quota on waiting. Needs root and the cgroup cpu controller (v1, or v2 with cpu enabled for child groups);
 # where it cannot set a quota it says so and exits with status 3, having run nothing.
 #
-# Calibration: 0.96 is the share at which, under `as-baseline-cpu` on a 2-core AVX-512 EPYC, the one main job timed
+# Calibration: 0.96 is the share at which, held to AVX2 as above on a 2-core AVX-512 EPYC, the one main job timed
 # on the baseline CPU took about as long as it did there (the figures: CONTRIBUTING.md, "The main job on the
 # baseline, emulated"). On another machine the share that stands for the baseline differs: calibrate it the same
 # way before reading times from it.

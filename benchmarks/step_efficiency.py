@@ -46,15 +46,16 @@ matmuls are small, and a fixed cost per op (dispatch, autograd, Python) that doe
 is a large part of the step: expect its share of the matmul rate to sit below ViT-Ti's, and to rise with the
 batch. Times depend on the CPU, its load and its thread count; the share of the matmul rate much
 less. Quote the share beside any time. Time on a quiet machine (two jobs sharing 2 cores make each other
-several times slower), and on a CPU faster than the course's baseline (2 cores, AVX2, fp32) run it under
-``as-baseline-cpu``, which holds torch to AVX2 and 2 threads:
+several times slower), and on a CPU faster than the course's baseline (2 cores, AVX2, fp32) run it with torch's
+libraries held to AVX2 and 2 threads, as the sixth line below does (CONTRIBUTING.md calls that ``as-baseline-cpu``):
 
     python benchmarks/step_efficiency.py                               # every configuration, a few minutes on 2 cores
     python benchmarks/step_efficiency.py --models nano --batches 64 128 256 --repeats 11
     python benchmarks/step_efficiency.py --models pico --batches 64 --attention fused   # against the package's path
     python benchmarks/step_efficiency.py --models pico nano --batches 64 --compile default  # torch.compile'd
     python benchmarks/step_efficiency.py --models nano pico --batches 64 --last-block both    # the last block's saving
-    ../shared/tools/as-baseline-cpu python benchmarks/step_efficiency.py
+    ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2 \\
+        python benchmarks/step_efficiency.py                          # as on an AVX2-only CPU, 2 threads
     python benchmarks/step_efficiency.py --quick --models nano         # a smoke run: seconds, numbers are noise
 """
 

@@ -10,7 +10,8 @@ printed apart: the command itself takes that much longer.
     ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2 \\
         python benchmarks/time_to_accuracy.py                 # as on an AVX2-only CPU, 2 threads
     python benchmarks/time_to_accuracy.py -- --epochs 2        # flags after -- go to the training script
-    sudo benchmarks/cpu_quota.sh 0.96 ../shared/tools/as-baseline-cpu python benchmarks/time_to_accuracy.py
+    sudo benchmarks/cpu_quota.sh 0.96 env ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 \\
+        ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2 "$(command -v python)" benchmarks/time_to_accuracy.py
                                         # on a share of a faster CPU, as on the baseline (see cpu_quota.sh)
 
 The data set is generated into a fresh temporary folder, so its generation is timed as a new learner's
