@@ -44,6 +44,7 @@ VARIANTS: dict[str, list[str]] = {
     "boost_3": [*GRID_2X2, "--epochs", "3", "--lr", "7e-4", *BOOST],
     "boost_lr1e-3_5": [*GRID_2X2, "--epochs", "5", "--lr", "1e-3", *BOOST],
 }
+WIDTH = max(map(len, VARIANTS)) + 1  # the variant column of the printed table
 SCRIPT = "python -m course_utils.train with its defaults but the variant's flags"
 
 
@@ -81,14 +82,14 @@ def main() -> None:
     with worker_pool(args.workers, threads=1) as pool:
         for result in pool.map(run, *zip(*jobs, strict=True)):  # in the jobs' order, each printed when known
             results.append(result)
-            print(f"  {result['variant']:<19} seed {result['seed']:>2}: test accuracy by epoch "
+            print(f"  {result['variant']:<{WIDTH}} seed {result['seed']:>2}: test accuracy by epoch "
                   + " ".join(f"{a:.3f}" for a in result["test_acc"]) + f", {result['seconds']:.0f} s", flush=True)
     ln_c = math.log(3)
-    print(f"\n{'variant':<19}{'TFLOP':>6}  final test accuracy: worst  mean   best   train loss (ln 3 = {ln_c:.3f})")
+    print(f"\n{'variant':<{WIDTH}}{'TFLOP':>6}  final test accuracy: worst  mean   best   train loss (ln 3 = {ln_c:.3f})")
     for variant in args.variants:
         runs = [r for r in results if r["variant"] == variant]
         final = [r["test_acc"][-1] for r in runs]
-        print(f"{variant:<19}{runs[0]['train_flops'] / 1e12:>6.2f}  {'':<21}{min(final):.3f}  "
+        print(f"{variant:<{WIDTH}}{runs[0]['train_flops'] / 1e12:>6.2f}  {'':<21}{min(final):.3f}  "
               f"{statistics.mean(final):.3f}  {max(final):.3f}  {max(r['train_loss'][-1] for r in runs):.3f} (worst)")
     if args.out:
         add_runs(args.out, settings, results, list(VARIANTS), machine=machine)

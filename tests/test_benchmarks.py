@@ -277,8 +277,10 @@ def test_cpu_quota_without_the_right_to_a_cgroup_says_so_and_runs_nothing():
     folder.chmod(0o777)
     script, ran = shutil.copy(BENCHMARKS / "cpu_quota.sh", folder), folder / "ran"
     as_nobody = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] if os.geteuid() == 0 else []
-    result = subprocess.run([*as_nobody, "bash", str(script), "0.5", "touch", str(ran)],
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 3 and CANNOT in result.stderr, result.stderr
-    assert not ran.exists()
-    shutil.rmtree(folder)
+    try:
+        result = subprocess.run([*as_nobody, "bash", str(script), "0.5", "touch", str(ran)],
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 3 and CANNOT in result.stderr, result.stderr
+        assert not ran.exists()
+    finally:
+        shutil.rmtree(folder)
